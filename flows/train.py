@@ -1,0 +1,83 @@
+"""Train flow: the batch training code as a parametrized Prefect flow.
+
+Entrypoint for deployments: ``flows/train.py:train``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
+
+from retrainer import events
+from retrainer.training.windows import parse_window_option
+from tasks.events import emit
+from tasks.project import configure_tracking, load_project
+from tasks.training import (
+    evaluate_holdout,
+    fit,
+    load_champion,
+    load_labelled_data,
+    prepare_training_set,
+    register_model,
+)
+
+
+@flow(name="train", log_prints=True)
+def train(
+    config: str = "retrainer.yaml",
+    window: str | None = None,
+    as_of: str | None = None,
+    reason: str = "manual",
+    event_id: str | None = None,
+) -> dict[str, Any]:
+    """Train the configured estimator on a window of labelled data and register it in MLflow.
+
+    Args:
+        config: Path to ``retrainer.yaml`` (relative to the working directory).
+        window: Override of ``training.window``, e.g. ``fixed:30`` or ``dynamic``.
+        as_of: Use only what was known on this date (YYYY-MM-DD); default: the latest data.
+        reason: Why this run happens (manual, schedule, drift, performance, webhook ...).
+        event_id: Id of the triggering event, recorded as lineage.
+
+    Returns:
+        The registered version, its URIs, holdout metrics and lineage.
+    """
+    project = load_project(config)
+    configure_tracking(project)
+    strategy = parse_window_option(window) if window else project.config.training.window
+    champion_model, champion_version = load_champion(project)
+    labelled = load_labelled_data(project, as_of)
+    prepared = prepare_training_set(project, labelled, strategy, champion_model)
+    fitted = fit(project, prepared.training)
+    metrics = evaluate_holdout(project, fitted.pipeline, prepared.holdout)
+    result = register_model(
+        project,
+        fitted,
+        prepared,
+        metrics,
+        reason=reason,
+        event_id=event_id,
+        parent_version=champion_version,
+        flow_run_id=flow_run.get_id(),
+    )
+    emit(
+        events.MODEL_TRAINED,
+        project.model_name,
+        {
+            "version": result["version"],
+            "reason": reason,
+            "trigger_event_id": event_id,
+            "metrics": metrics,
+            "window": prepared.training.strategy,
+            "rows": fitted.train_rows,
+            "became_champion": result["became_champion"],
+        },
+        version=result["version"],
+    )
+    get_run_logger().info(
+        "model URI: %s",
+        result["champion_uri"] if result["became_champion"] else result["model_uri"],
+    )
+    return result

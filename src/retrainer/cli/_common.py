@@ -1,0 +1,68 @@
+"""Shared CLI plumbing: options, exit codes, JSON output, config loading."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import IntEnum
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from retrainer.config import ConfigError
+from retrainer.project import Project
+
+
+class ExitCode(IntEnum):
+    """Exit codes every reporting command follows."""
+
+    OK = 0
+    FINDING = 1  # invalid batch, drift, degraded performance, failed gate
+    USAGE = 2  # bad arguments or config
+
+
+# Human output goes to stderr when --json is on, so stdout holds exactly one JSON document.
+console = Console(stderr=False, highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="Config file (default: retrainer.yaml in this directory or the nearest parent).",
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print one JSON document on stdout instead of text.")
+]
+
+
+def fail_usage(message: str) -> NoReturn:
+    """Print a usage/config error and exit 2."""
+    err_console.print(f"[red]error:[/red] {message}", markup=True, highlight=False)
+    raise typer.Exit(ExitCode.USAGE)
+
+
+def load_project(config: Path | None) -> Project:
+    """Load the project or exit 2 with one line per config problem."""
+    try:
+        return Project.load(config)
+    except ConfigError as exc:
+        for line in exc.lines():
+            err_console.print(f"error: {line}", markup=False, highlight=False)
+        raise typer.Exit(ExitCode.USAGE) from None
+
+
+def out_console(as_json: bool) -> Console:
+    """Where human-readable progress goes: stderr under --json, else stdout."""
+    return err_console if as_json else console
+
+
+def print_json(document: Any) -> None:
+    """Write one JSON document to stdout."""
+    sys.stdout.write(json.dumps(document, indent=2, default=str, sort_keys=False) + "\n")
+    sys.stdout.flush()

@@ -1,0 +1,393 @@
+"""The ``validation:`` section: how batches are checked before drift checks or training see them.
+
+A suite of Great Expectations checks is derived from reference (training) data and these rules.
+Every field has a default, so an empty section (or none at all) is valid. Expectations are
+grouped by *kind*; each kind has a severity (``error`` blocks the batch and quarantines it,
+``warning`` only reports) and can be dropped for all columns or per column.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from retrainer.config.base import StrictModel
+
+Severity = Literal["error", "warning"]
+
+ExpectationKind = Literal[
+    "columns",
+    "column_set",
+    "dtype",
+    "not_null",
+    "range",
+    "categories",
+    "row_count",
+    "unique_id",
+    "freshness",
+    "monotonic_dates",
+]
+"""Kinds of expectations a suite holds (see :class:`SeverityLevels` for what each checks)."""
+
+ColumnExpectationKind = Literal["columns", "dtype", "not_null", "range", "categories"]
+"""Kinds that exist per column and can be dropped or re-graded for one column."""
+
+EXPECTATION_KINDS: tuple[str, ...] = ExpectationKind.__args__  # type: ignore[attr-defined]
+COLUMN_EXPECTATION_KINDS: tuple[str, ...] = ColumnExpectationKind.__args__  # type: ignore[attr-defined]
+
+
+class SeverityLevels(StrictModel):
+    """Severity per expectation kind: ``error`` quarantines the batch, ``warning`` reports."""
+
+    columns: Severity = Field(
+        default="error",
+        description="A column the config names (id, timestamp, features, "
+        "segments) is missing from the batch.",
+    )
+    column_set: Severity = Field(
+        default="warning",
+        description="The batch's set of columns differs from the reference (extra columns, or "
+        "reference columns the config does not use are missing). Order is ignored.",
+    )
+    dtype: Severity = Field(
+        default="error",
+        description="A column's dtype does not fit the reference (e.g. text in a numeric column).",
+    )
+    not_null: Severity = Field(
+        default="error", description="A column has more nulls than the reference rate allows."
+    )
+    range: Severity = Field(
+        default="error", description="Too many numeric values outside the reference range."
+    )
+    categories: Severity = Field(
+        default="error", description="Too many values outside the reference categories."
+    )
+    row_count: Severity = Field(
+        default="error", description="The batch has too few or too many rows per day."
+    )
+    unique_id: Severity = Field(default="error", description="The id column has duplicates.")
+    freshness: Severity = Field(
+        default="error",
+        description="Event timestamps fall outside the partition date (plus the tolerance).",
+    )
+    monotonic_dates: Severity = Field(
+        default="error",
+        description="The batch holds events older than the last validated "
+        "partition (stale or replayed data).",
+    )
+
+    def of(self, kind: str) -> Severity:
+        """The severity of an expectation kind.
+
+        Raises:
+            KeyError: For an unknown kind.
+        """
+        if kind not in EXPECTATION_KINDS:
+            raise KeyError(f"unknown expectation kind {kind!r}")
+        return getattr(self, kind)
+
+
+class ReferenceSection(StrictModel):
+    """Which data builds the suite before any model exists.
+
+    Once a champion exists, the suite logged with it (built from its training data) is used.
+    """
+
+    days: int = Field(
+        default=14,
+        ge=1,
+        description="Use the first N days of the features table (or N days from `start`).",
+    )
+    start: date | None = Field(
+        default=None, description="First reference date (YYYY-MM-DD); default: the first partition."
+    )
+    end: date | None = Field(
+        default=None,
+        description="Last reference date (inclusive); default: `start` + `days` - 1. Needs "
+        "`start`.",
+    )
+
+    @model_validator(mode="after")
+    def _window(self) -> ReferenceSection:
+        if self.end is not None and self.start is None:
+            raise ValueError("end needs start (a window is start..end)")
+        if self.start is not None and self.end is not None and self.end < self.start:
+            raise ValueError(f"end ({self.end}) is before start ({self.start})")
+        return self
+
+
+class NumericRules(StrictModel):
+    """Numeric ranges from reference quantiles with a margin."""
+
+    quantiles: tuple[float, float] = Field(
+        default=(0.001, 0.999),
+        description="Lower and upper reference quantile that span the expected range.",
+    )
+    margin: float = Field(
+        default=0.5,
+        ge=0,
+        description="Widen the quantile range by this fraction of its width on each side "
+        "(absorbs day-to-day noise and moderate drift; a unit change still falls far outside).",
+    )
+    max_outside_share: float = Field(
+        default=0.01, ge=0, lt=1, description="Share of non-null values allowed outside the range."
+    )
+
+    @field_validator("quantiles")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float]) -> tuple[float, float]:
+        low, high = value
+        if not (0 <= low < 0.5 < high <= 1):
+            raise ValueError("quantiles must be [low, high] with 0 <= low < 0.5 < high <= 1")
+        return value
+
+
+class NullRules(StrictModel):
+    """Non-null rates."""
+
+    max_increase: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="Allowed null share = the reference null share + this (id and timestamp "
+        "columns: the reference share only).",
+    )
+
+
+class CategoryRules(StrictModel):
+    """Categorical value sets."""
+
+    max_unseen_share: float = Field(
+        default=0.02,
+        ge=0,
+        lt=1,
+        description="Share of non-null values allowed outside the reference categories.",
+    )
+    max_categories: int = Field(
+        default=500,
+        ge=1,
+        description="A column with more distinct reference values than this gets no value-set "
+        "expectation (it is not really categorical).",
+    )
+
+
+class RowCountRules(StrictModel):
+    """Row-count bounds per day, from the reference's daily counts."""
+
+    margin: float = Field(
+        default=0.5,
+        ge=0,
+        description="Bounds are [(1 - margin) × low daily count, (1 + margin) × high daily "
+        "count] of the reference (10th and 90th percentile of its days).",
+    )
+    min_rows: int | None = Field(
+        default=None, ge=0, description="Explicit lower bound per day (replaces the derived one)."
+    )
+    max_rows: int | None = Field(
+        default=None, ge=1, description="Explicit upper bound per day (replaces the derived one)."
+    )
+
+    @model_validator(mode="after")
+    def _bounds(self) -> RowCountRules:
+        if (
+            self.min_rows is not None
+            and self.max_rows is not None
+            and self.min_rows > self.max_rows
+        ):
+            raise ValueError(
+                f"min_rows ({self.min_rows}) is larger than max_rows ({self.max_rows})"
+            )
+        if self.margin >= 1 and self.min_rows is None:
+            # a margin of 1 or more makes the derived lower bound 0: an empty batch passes
+            raise ValueError(
+                "margin must be below 1 (or set min_rows): otherwise an empty batch passes"
+            )
+        return self
+
+
+class TimestampRules(StrictModel):
+    """Timestamp freshness and monotonic partition dates."""
+
+    tolerance_hours: float = Field(
+        default=1.0,
+        ge=0,
+        description="Events may lie this many hours before/after their partition date (clock "
+        "skew, late events).",
+    )
+    max_outside_share: float = Field(
+        default=0.001,
+        ge=0,
+        lt=1,
+        description="Share of events allowed outside the partition date plus tolerance.",
+    )
+
+
+class ColumnOverride(StrictModel):
+    """Per-column changes to the derived expectations: add, loosen or drop."""
+
+    ignore: bool = Field(
+        default=False,
+        description="Leave the column out of validation entirely (not required, no checks).",
+    )
+    drop: list[ColumnExpectationKind] = Field(
+        default_factory=list,
+        description="Expectation kinds disabled for this column (columns, dtype, not_null, "
+        "range, categories).",
+    )
+    severity: dict[ColumnExpectationKind, Severity] = Field(
+        default_factory=dict, description="Severity per kind for this column only."
+    )
+    min_value: float | None = Field(
+        default=None, description="Explicit lower bound (replaces the reference-derived one)."
+    )
+    max_value: float | None = Field(
+        default=None, description="Explicit upper bound (replaces the reference-derived one)."
+    )
+    margin: float | None = Field(
+        default=None, ge=0, description="Range margin for this column (see numeric.margin)."
+    )
+    max_outside_share: float | None = Field(
+        default=None, ge=0, lt=1, description="Share allowed outside the range for this column."
+    )
+    max_null_share: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Absolute allowed null share (replaces reference share + increase).",
+    )
+    allowed_values: list[str | int | float | bool] | None = Field(
+        default=None,
+        description="The complete set of allowed categories (replaces the "
+        "reference set); also adds a value-set check to a column that has none.",
+    )
+    extra_values: list[str | int | float | bool] = Field(
+        default_factory=list, description="Categories accepted in addition to the reference set."
+    )
+    max_unseen_share: float | None = Field(
+        default=None,
+        ge=0,
+        lt=1,
+        description="Share allowed outside the categories for this column.",
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ColumnOverride:
+        if self.ignore:
+            others = [
+                name
+                for name in type(self).model_fields
+                if name != "ignore" and name in self.model_fields_set
+            ]
+            if others:
+                raise ValueError(
+                    f"ignore: true leaves the column out entirely; remove {', '.join(others)}"
+                )
+        if (
+            self.min_value is not None
+            and self.max_value is not None
+            and self.min_value >= self.max_value
+        ):
+            raise ValueError(
+                f"min_value ({self.min_value:g}) must be below max_value ({self.max_value:g})"
+            )
+        if self.allowed_values is not None and self.extra_values:
+            raise ValueError(
+                "allowed_values replaces the reference set and extra_values adds to it: use one"
+            )
+        if self.allowed_values is not None and not self.allowed_values:
+            raise ValueError("allowed_values is empty: every value would be rejected")
+        both = sorted(set(self.drop) & set(self.severity))
+        if both:
+            raise ValueError(f"{', '.join(both)} is dropped and also given a severity")
+        if len(set(self.drop)) != len(self.drop):
+            raise ValueError("a kind is listed twice in drop")
+        range_keys = {
+            "min_value",
+            "max_value",
+            "margin",
+            "max_outside_share",
+        } & self.model_fields_set
+        if "range" in self.drop and range_keys:
+            raise ValueError(f"range is dropped but {', '.join(sorted(range_keys))} is set")
+        category_keys = {"allowed_values", "extra_values", "max_unseen_share"} & (
+            self.model_fields_set
+        )
+        if "categories" in self.drop and category_keys:
+            raise ValueError(f"categories is dropped but {', '.join(sorted(category_keys))} is set")
+        if "not_null" in self.drop and "max_null_share" in self.model_fields_set:
+            raise ValueError("not_null is dropped but max_null_share is set")
+        return self
+
+
+class ValidationSection(StrictModel):
+    """Data validation with Great Expectations: suite rules, severities and overrides."""
+
+    enabled: bool = Field(default=True, description="Validate each batch before use.")
+    quarantine: bool = Field(
+        default=True,
+        description="Move a partition with an `error` failure to the quarantine (never "
+        "deleted); false only reports it.",
+    )
+    reference: ReferenceSection = Field(
+        default_factory=ReferenceSection,
+        description="Reference data for the suite before a champion model exists.",
+    )
+    severity: SeverityLevels = Field(
+        default_factory=SeverityLevels, description="Severity per expectation kind."
+    )
+    drop: list[ExpectationKind] = Field(
+        default_factory=list, description="Expectation kinds disabled for every column."
+    )
+    numeric: NumericRules = Field(default_factory=NumericRules, description="Numeric ranges.")
+    nulls: NullRules = Field(default_factory=NullRules, description="Non-null rates.")
+    categories: CategoryRules = Field(
+        default_factory=CategoryRules, description="Categorical value sets."
+    )
+    row_count: RowCountRules = Field(
+        default_factory=RowCountRules, description="Row-count bounds per day."
+    )
+    timestamps: TimestampRules = Field(
+        default_factory=TimestampRules, description="Timestamp freshness and monotonic dates."
+    )
+    columns: dict[str, ColumnOverride] = Field(
+        default_factory=dict, description="Per-column overrides, keyed by column name."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ValidationSection:
+        if len(set(self.drop)) != len(self.drop):
+            raise ValueError("drop: a kind is listed twice")
+        for name, override in self.columns.items():
+            if not name.strip():
+                raise ValueError("columns: a column name is empty")
+            dropped = sorted(set(override.drop) & set(self.drop))
+            if dropped:
+                raise ValueError(
+                    f"columns.{name}.drop: {', '.join(dropped)} is already dropped for every "
+                    "column (drop)"
+                )
+        return self
+
+    def fingerprint(self) -> str:
+        """A short, stable hash of these rules (a suite built with other rules is rebuilt)."""
+        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    def severity_of(self, kind: str, column: str | None = None) -> Severity:
+        """The severity of ``kind``, with the column's override applied."""
+        if column is not None and column in self.columns:
+            override = self.columns[column].severity.get(kind)  # type: ignore[call-overload]
+            if override is not None:
+                return override
+        return self.severity.of(kind)
+
+    def is_dropped(self, kind: str, column: str | None = None) -> bool:
+        """Whether ``kind`` is disabled (globally or for ``column``)."""
+        if kind in self.drop:
+            return True
+        override = self.columns.get(column) if column is not None else None
+        return override is not None and (override.ignore or kind in override.drop)

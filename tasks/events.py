@@ -1,0 +1,43 @@
+"""Emit Retrainer events to the Prefect API (automations trigger on them)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from retrainer.events import json_safe, model_resource
+
+logger = logging.getLogger(__name__)
+
+
+def emit(
+    event: str,
+    model_name: str,
+    payload: dict[str, Any] | None = None,
+    event_id: str | None = None,
+    **resource_labels: str,
+) -> str | None:
+    """Emit ``event`` for a model; returns the event id (None if Prefect did not take it).
+
+    Args:
+        event: Event name, e.g. ``retrainer.drift.detected``.
+        model_name: The model (resource ``retrainer.model.<name>``).
+        payload: JSON-able details (dates, numpy scalars and NaN are converted).
+        event_id: A stable id (UUID) makes redelivery idempotent on the Prefect side.
+        **resource_labels: Extra resource labels such as ``version="3"``.
+    """
+    from prefect.events import emit_event
+
+    kwargs: dict[str, Any] = {}
+    if event_id:
+        kwargs["id"] = event_id
+    emitted = emit_event(
+        event=event,
+        resource=model_resource(model_name, **resource_labels),
+        payload=json_safe(payload or {}),
+        **kwargs,
+    )
+    if emitted is None:
+        logger.warning("event %s for %s was not emitted (no Prefect API?)", event, model_name)
+        return None
+    return str(emitted.id)

@@ -1,0 +1,231 @@
+"""Tasks of the train flow: load labelled data, choose the window, fit, evaluate, register."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import pandas as pd
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from retrainer.config.training import WindowStrategy
+from retrainer.data import DataCatalog, LabelledWindow
+from retrainer.project import Project
+from retrainer.registry.lineage import (
+    Lineage,
+    code_version,
+    load_model,
+    log_model_version,
+    mlflow_metric_name,
+)
+from retrainer.registry.models import CHALLENGER, CHAMPION, ModelRegistry
+from retrainer.training.trainer import (
+    FittedModel,
+    TrainingSet,
+    fit_model,
+    score_frame,
+    split_holdout,
+)
+from retrainer.training.windows import WindowContext, build_training_set
+
+
+@dataclass
+class PreparedData:
+    """Training set and fresh holdout of one training run."""
+
+    training: TrainingSet
+    holdout: pd.DataFrame
+    holdout_dates: list[date]
+    labelled: LabelledWindow
+
+
+def registry_for(project: Project) -> ModelRegistry:
+    """The project's registered model (MLflow must be configured first)."""
+    return ModelRegistry(project.model_name, lock_dir=project.state_dir / "locks")
+
+
+@task(name="load-champion", cache_policy=NO_CACHE)
+def load_champion(project: Project) -> tuple[Any | None, str | None]:
+    """The champion's fitted pipeline and version, or ``(None, None)`` without a champion."""
+    registry = registry_for(project)
+    version = registry.version_by_alias(CHAMPION)
+    if version is None:
+        return None, None
+    return load_model(registry.uri(CHAMPION)), str(version.version)
+
+
+@task(name="load-labelled-data", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+def load_labelled_data(project: Project, as_of: str | None = None) -> LabelledWindow:
+    """Every feature row joined with the labels known by ``as_of`` (quarantine excluded)."""
+    catalog = DataCatalog.for_project(project)
+    labelled = catalog.load_labelled(as_of=as_of)
+    get_run_logger().info(
+        "read %d labelled rows (%d still unlabelled) from %d feature partitions up to %s",
+        len(labelled.frame),
+        labelled.unlabelled_rows,
+        len(labelled.feature_files),
+        labelled.as_of,
+    )
+    return labelled
+
+
+@task(name="prepare-training-set", cache_policy=NO_CACHE)
+def prepare_training_set(
+    project: Project,
+    labelled: LabelledWindow,
+    strategy: WindowStrategy,
+    champion: Any | None,
+) -> PreparedData:
+    """Keep the latest labelled days as holdout, apply the window strategy to the rest."""
+    cfg = project.config
+    history, holdout, holdout_dates = split_holdout(
+        labelled.frame, cfg.columns.timestamp, cfg.gates.holdout.days
+    )
+    training = build_training_set(strategy, WindowContext(cfg, history, champion))
+    get_run_logger().info(
+        "window %s: %d rows from %s to %s; holdout %d rows (%s .. %s)",
+        training.strategy,
+        len(training.frame),
+        training.start,
+        training.end,
+        len(holdout),
+        holdout_dates[0] if holdout_dates else None,
+        holdout_dates[-1] if holdout_dates else None,
+    )
+    return PreparedData(training, holdout, holdout_dates, labelled)
+
+
+@task(name="fit-model", cache_policy=NO_CACHE)
+def fit(project: Project, training: TrainingSet) -> FittedModel:
+    """Fit the configured pipeline."""
+    fitted = fit_model(training, project.config)
+    get_run_logger().info(
+        "fitted %s on %d rows in %.2f s",
+        project.config.estimator.class_path,
+        fitted.train_rows,
+        fitted.training_seconds,
+    )
+    return fitted
+
+
+@task(name="evaluate-holdout", cache_policy=NO_CACHE)
+def evaluate_holdout(
+    project: Project, model: Any, holdout: pd.DataFrame
+) -> dict[str, float | None]:
+    """Metrics of ``model`` on the holdout rows (None for a metric that cannot be computed)."""
+    from retrainer.metrics import compute_metrics, default_metrics
+
+    cfg = project.config
+    if holdout.empty:
+        return {}
+    scores, labels = score_frame(model, holdout, cfg)
+    y_true = holdout[cfg.columns.target].to_numpy()
+    classes = list(getattr(model, "classes_", [])) or None
+    return compute_metrics(
+        default_metrics(cfg.model.task),
+        y_true,
+        y_proba=scores,
+        y_pred=labels,
+        task=cfg.model.task,
+        classes=classes,
+    )
+
+
+@task(name="register-model", cache_policy=NO_CACHE)
+def register_model(
+    project: Project,
+    fitted: FittedModel,
+    prepared: PreparedData,
+    metrics: dict[str, float | None],
+    reason: str,
+    event_id: str | None,
+    parent_version: str | None,
+    flow_run_id: str | None,
+) -> dict[str, Any]:
+    """Log the model with lineage, register a version, point ``challenger`` at it.
+
+    The first version of a model also becomes ``champion`` (nothing to compare it with);
+    later versions wait for the gate.
+    """
+    cfg = project.config
+    training = prepared.training
+    example = training.frame[cfg.columns.features].head(5)
+    scores, _ = score_frame(fitted.pipeline, example, cfg)
+    lineage = Lineage(
+        window_start=str(training.start) if training.start else None,
+        window_end=str(training.end) if training.end else None,
+        as_of=str(prepared.labelled.as_of),
+        rows=fitted.train_rows,
+        data_fingerprint=prepared.labelled.fingerprint,
+        code_version=code_version(project.root),
+        config_hash=cfg.fingerprint(),
+        trigger_reason=reason,
+        trigger_event_id=event_id,
+        parent_version=parent_version,
+        training_seconds=fitted.training_seconds,
+        cost_estimate=fitted.training_seconds / 3600.0 * cfg.training.cost_per_hour,
+        window_strategy=training.strategy,
+        holdout_start=str(prepared.holdout_dates[0]) if prepared.holdout_dates else None,
+        holdout_end=str(prepared.holdout_dates[-1]) if prepared.holdout_dates else None,
+        flow_run_id=flow_run_id,
+    )
+    details = dict(training.details)
+    curve = details.pop("curve", None) or {}
+    segment_metrics = details.pop("segment_metrics", None) or {}
+    params: dict[str, Any] = {
+        "estimator": cfg.estimator.class_path,
+        **{f"estimator.{k}": v for k, v in cfg.estimator.params.items()},
+        "window": training.strategy,
+        **{f"window.{k}": v for k, v in details.items() if not isinstance(v, dict | list)},
+        "train_rows": fitted.train_rows,
+        "holdout_rows": len(prepared.holdout),
+    }
+    logged_metrics = {f"holdout_{k}": v for k, v in metrics.items()}
+    logged_metrics["training_seconds"] = fitted.training_seconds
+    n_iter = getattr(fitted.pipeline[-1], "n_iter_", None)
+    if isinstance(n_iter, int | float):
+        logged_metrics["model_iterations"] = float(n_iter)
+    for segment, value in segment_metrics.items():
+        logged_metrics[mlflow_metric_name(f"window_segment_{segment}")] = value
+    series = {}
+    if curve:
+        metric = details.get("metric", "metric")
+        series[mlflow_metric_name(f"window_curve_{metric}")] = {
+            int(days): value for days, value in curve.items()
+        }
+    version, run_id, uri = log_model_version(
+        fitted.pipeline,
+        project.model_name,
+        input_example=example,
+        output_example=scores,
+        params=params,
+        metrics=logged_metrics,
+        lineage=lineage,
+        run_name=f"train-{reason}",
+        metric_series=series,
+    )
+    registry = registry_for(project)
+    registry.set_alias(CHALLENGER, version)
+    became_champion = registry.set_alias_if_absent(CHAMPION, version)
+    if became_champion:
+        registry.set_tags(version, {"retrainer.status": "champion (first version)"})
+    get_run_logger().info(
+        "registered %s version %s%s",
+        project.model_name,
+        version,
+        " as champion (first version)" if became_champion else " as challenger",
+    )
+    return {
+        "model": project.model_name,
+        "version": version,
+        "run_id": run_id,
+        "model_uri": uri,
+        "champion_uri": registry.uri(CHAMPION),
+        "challenger_uri": registry.uri(CHALLENGER),
+        "became_champion": became_champion,
+        "parent_version": parent_version,
+        "metrics": metrics,
+        "lineage": lineage.to_tags(),
+    }
