@@ -31,6 +31,7 @@ def train(
     as_of: str | None = None,
     reason: str = "manual",
     event_id: str | None = None,
+    gate: bool = True,
 ) -> dict[str, Any]:
     """Train the configured estimator on a window of labelled data and register it in MLflow.
 
@@ -40,6 +41,8 @@ def train(
         as_of: Use only what was known on this date (YYYY-MM-DD); default: the latest data.
         reason: Why this run happens (manual, schedule, drift, performance, webhook ...).
         event_id: Id of the triggering event, recorded as lineage.
+        gate: Run the gate flow on the new version right away (the first version of a model
+            becomes champion when it passes its absolute bounds and sanity checks).
 
     Returns:
         The registered version, its URIs, holdout metrics and lineage.
@@ -72,12 +75,27 @@ def train(
             "metrics": metrics,
             "window": prepared.training.strategy,
             "rows": fitted.train_rows,
-            "became_champion": result["became_champion"],
         },
         version=result["version"],
     )
+    if gate:
+        from flows.gate import evaluate_gates
+
+        gate_result = evaluate_gates(config=config, version=result["version"], as_of=as_of)
+        result["gate"] = {
+            "status": gate_result["status"],
+            "summary": gate_result["summary"],
+            "failed_checks": gate_result["failed_checks"],
+            "report_html": gate_result["report_html"],
+        }
+        result["promoted"] = gate_result["promoted"]
+    else:
+        result["gate"] = {"status": "pending"}
+        result["promoted"] = False
     get_run_logger().info(
-        "model URI: %s",
-        result["champion_uri"] if result["became_champion"] else result["model_uri"],
+        "v%s: gate %s%s",
+        result["version"],
+        result["gate"]["status"],
+        ", promoted to champion" if result["promoted"] else "",
     )
     return result

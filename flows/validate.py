@@ -51,8 +51,9 @@ def validate_data(
         path: Validate a Parquet file or folder instead (reported only).
 
     Returns:
-        ``valid`` (no batch blocked), ``mode``, ``suite`` (source and hash), ``batches``
-        (one summary each), ``invalid`` and ``quarantined`` (labels / locations).
+        ``valid`` (no batch blocked), ``mode``, ``suite`` (source and hash), ``batches`` (one
+        summary each, with ``mlflow_run_id``, ``event`` and ``event_id``), ``invalid`` and
+        ``quarantined`` (labels / locations), ``already_validated`` (pending mode).
     """
     project = load_project(config)
     logger = get_run_logger()
@@ -69,23 +70,24 @@ def validate_data(
         }
     configure_tracking(project)
     suite = resolve_validation_suite(project)
+    flow_run_id = flow_run.get_id()
     if path is not None:
-        mode, batches = "path", [validate_file(project, suite, path)]
-        skipped: list[str] = []
+        mode, days, skipped = "path", [None], []
     else:
         selection = select_partitions(project, date, start, end)
-        mode, skipped = selection.mode, selection.skipped
-        batches = []
-        for day in selection.dates:
-            batches.append(validate_partition(project, suite, day))
-            # quarantine and ledger before the next day: it is "the last validated partition"
-            batches[-1].quarantine = record_validation(project, batches[-1], flow_run.get_id())[
-                "quarantine"
-            ]
-    if path is not None:
-        record_validation(project, batches[0], flow_run.get_id())
+        mode, days, skipped = selection.mode, selection.dates, selection.skipped
+    batches, records = [], []
+    for day in days:  # in date order: each one is "the last validated partition" of the next
+        batch = (
+            validate_file(project, suite, path)
+            if day is None
+            else validate_partition(project, suite, day)
+        )
+        record = record_validation(project, batch, flow_run_id)
+        batch.quarantine = record["quarantine"]
+        batches.append(batch)
+        records.append(record)
     publish_validation_summary(project, batches, suite)
-    summaries = [b.summary() for b in batches]
     invalid = [b.label for b in batches if b.blocked]
     quarantined = [b.quarantine for b in batches if b.quarantine]
     logger.info(
@@ -101,7 +103,7 @@ def validate_data(
         "enabled": True,
         "mode": mode,
         "suite": {"hash": suite.hash, "source": suite.describe(), "kind": suite.source.get("kind")},
-        "batches": summaries,
+        "batches": records,
         "already_validated": len(skipped),
         "invalid": invalid,
         "quarantined": quarantined,

@@ -14,6 +14,7 @@ from retrainer.config.training import WindowStrategy
 from retrainer.data import DataCatalog, LabelledWindow
 from retrainer.project import Project
 from retrainer.registry.lineage import (
+    TAG_GATE,
     Lineage,
     code_version,
     load_model,
@@ -146,8 +147,8 @@ def register_model(
 ) -> dict[str, Any]:
     """Log the model with lineage, register a version, point ``challenger`` at it.
 
-    The first version of a model also becomes ``champion`` (nothing to compare it with);
-    later versions wait for the gate.
+    The version waits for the gate (``retrainer.gate = pending``); only the gate moves
+    ``champion``.
     """
     cfg = project.config
     training = prepared.training
@@ -208,15 +209,8 @@ def register_model(
     )
     registry = registry_for(project)
     registry.set_alias(CHALLENGER, version)
-    became_champion = registry.set_alias_if_absent(CHAMPION, version)
-    if became_champion:
-        registry.set_tags(version, {"retrainer.status": "champion (first version)"})
-    get_run_logger().info(
-        "registered %s version %s%s",
-        project.model_name,
-        version,
-        " as champion (first version)" if became_champion else " as challenger",
-    )
+    registry.set_tags(version, {TAG_GATE: "pending"})
+    get_run_logger().info("registered %s version %s as challenger", project.model_name, version)
     return {
         "model": project.model_name,
         "version": version,
@@ -224,7 +218,6 @@ def register_model(
         "model_uri": uri,
         "champion_uri": registry.uri(CHAMPION),
         "challenger_uri": registry.uri(CHALLENGER),
-        "became_champion": became_champion,
         "parent_version": parent_version,
         "metrics": metrics,
         "lineage": lineage.to_tags(),

@@ -12,8 +12,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,6 +26,10 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.pop("MLFLOW_TRACKING_URI", None)
+# One OpenMP thread: on a busy 2-core machine oversubscribed boosting is ~10x slower.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+# Local CLI/flow runs in tests go to the harness' API; keep Prefect quiet and offline.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
 def services_required() -> bool:
@@ -113,3 +119,106 @@ def postgres_url() -> str:
     if not port_open("127.0.0.1", 5432):
         need_service("PostgreSQL", "nothing listens on 127.0.0.1:5432")
     return "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+
+
+def deep_merge(base: dict, overrides: dict) -> dict:
+    """``base`` updated recursively with ``overrides`` (a None value deletes the key)."""
+    out = dict(base)
+    for key, value in overrides.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+class ProjectFactory:
+    """Writes a project (retrainer.yaml + simulated data) into a directory."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def __call__(
+        self,
+        scenario: str = "stable",
+        days: int = 60,
+        rows_per_day: int = 400,
+        seed: int = 0,
+        overrides: dict | None = None,
+        incidents: tuple[str, ...] = (),
+        name: str = "project",
+    ):
+        import yaml
+
+        from retrainer.config.starter import STARTER_CONFIG
+        from retrainer.simulate import simulate, write_simulation
+
+        root = self.root / name
+        root.mkdir(parents=True, exist_ok=True)
+        config = yaml.safe_load(STARTER_CONFIG)
+        # light defaults so flow tests stay fast
+        config["estimator"]["params"] = {"max_iter": 60, "learning_rate": 0.1}
+        config["training"]["window"] = {"kind": "fixed", "days": 30}
+        config = deep_merge(config, overrides or {})
+        path = root / "retrainer.yaml"
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        sim = simulate(
+            scenario=scenario,
+            days=days,
+            seed=seed,
+            rows_per_day=rows_per_day,
+            incidents=list(incidents),
+        )
+        write_simulation(sim, root / "data")
+        return path, sim
+
+
+@pytest.fixture
+def make_project(tmp_path: Path) -> ProjectFactory:
+    """Build a project with simulated data: ``path, sim = make_project("concept_sudden")``."""
+    return ProjectFactory(tmp_path)
+
+
+@dataclass
+class CliResult:
+    """What a CLI run printed and returned."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        """stdout parsed as one JSON document."""
+        import json
+
+        return json.loads(self.stdout)
+
+
+@pytest.fixture
+def run_cli(prefect_api: str) -> Callable[..., CliResult]:
+    """Run ``retrainer ARGS`` in a subprocess against the test Prefect API, as a user would.
+
+    (In-process runners would share Prefect's log handlers across invocations.)
+    """
+
+    def _run(
+        *args: str, cwd: Path | None = None, timeout: float = 600, **env: str | None
+    ) -> CliResult:
+        """``env`` adds variables; a None value removes one (e.g. PREFECT_API_URL=None runs
+        on Prefect's ephemeral API, the local default)."""
+        environment = {**os.environ, "PREFECT_API_URL": prefect_api, **env}
+        environment = {k: v for k, v in environment.items() if v is not None}
+        completed = subprocess.run(
+            [sys.executable, "-m", "retrainer", *args],
+            cwd=cwd,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        return CliResult(completed.returncode, completed.stdout, completed.stderr)
+
+    return _run

@@ -49,7 +49,9 @@ def test_check_prints_the_resolved_config_for_a_valid_project(tmp_path):
     _write_project(tmp_path, yaml.safe_load(STARTER_CONFIG))
     _write_data(tmp_path)
 
-    result = runner.invoke(app, ["config", "check", "-c", str(tmp_path / "retrainer.yaml"), "--json"])
+    result = runner.invoke(
+        app, ["config", "check", "-c", str(tmp_path / "retrainer.yaml"), "--json"]
+    )
 
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)

@@ -30,7 +30,9 @@ def test_partitioned_table_round_trip_through_s3(bucket):
     frame = pd.DataFrame(
         {
             "id": ["a", "b", "c"],
-            "ts": pd.to_datetime(["2026-01-01 10:00", "2026-01-01 11:00", "2026-01-02 09:00"], utc=True),
+            "ts": pd.to_datetime(
+                ["2026-01-01 10:00", "2026-01-01 11:00", "2026-01-02 09:00"], utc=True
+            ),
             "x": [1.5, 2.5, None],
             "cat": ["u", "v", None],
         }
@@ -56,11 +58,15 @@ def test_move_prefix_keeps_every_object(bucket):
     storage.write_bytes("features/date=2026-01-01/part-00000.parquet", b"one")
     storage.write_bytes("features/date=2026-01-01/part-00001.parquet", b"two")
 
-    moved = storage.move_prefix("features/date=2026-01-01", "_quarantine/features/date=2026-01-01/data")
+    moved = storage.move_prefix(
+        "features/date=2026-01-01", "_quarantine/features/date=2026-01-01/data"
+    )
 
     assert moved == 2
     assert storage.list_keys("features") == []
-    assert storage.read_bytes("_quarantine/features/date=2026-01-01/data/part-00001.parquet") == b"two"
+    assert (
+        storage.read_bytes("_quarantine/features/date=2026-01-01/data/part-00001.parquet") == b"two"
+    )
 
 
 def test_missing_object_names_its_uri(bucket):

@@ -20,7 +20,9 @@ def _rows(day: str, n: int, start_id: int = 0) -> pd.DataFrame:
 def test_write_splits_rows_into_daily_partitions_and_reads_a_window(tmp_path):
     # given rows over three days
     table = PartitionedTable(LocalStorage(tmp_path), "features")
-    frame = pd.concat([_rows("2026-01-01", 4), _rows("2026-01-02", 3, 10), _rows("2026-01-03", 2, 20)])
+    frame = pd.concat(
+        [_rows("2026-01-01", 4), _rows("2026-01-02", 3, 10), _rows("2026-01-03", 2, 20)]
+    )
 
     # when written by timestamp
     written = table.write(frame, "ts")

@@ -360,6 +360,18 @@ def test_dataset_share_rule():
     assert report_low.drifted
 
 
+def test_column_rule_all_needs_every_deciding_metric():
+    # given num_00: +0.25 sd gives W-norm ~0.25 (drift) but decile PSI ~0.06 (below warning)
+    reference, current = benchmark_frame(50_000, 1), benchmark_frame(50_000, 2, drift=True)
+
+    # when every deciding metric must agree
+    report = _detector(_config(column_rule="all")).fit(reference).compare(current)
+
+    # then num_00 no longer drifts, while cat_00 (PSI and JS both far over) still does
+    assert not report.column("num_00").drifted
+    assert report.column("cat_00").drifted
+
+
 def test_fdr_correction_is_applied():
     rng = np.random.default_rng(0)
     reference = pd.DataFrame({f"x{i}": rng.normal(size=500) for i in range(4)})

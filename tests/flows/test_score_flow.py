@@ -10,13 +10,18 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
+def _forget_mlflow_store() -> None:
+    """mlflow.set_tracking_uri()/set_registry_uri() export MLFLOW_TRACKING_URI and
+    MLFLOW_REGISTRY_URI, which would point the next project at the previous project's store."""
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    os.environ.pop("MLFLOW_REGISTRY_URI", None)
+
+
 def _project(root: Path, days: int = 30, rows_per_day: int = 150) -> Path:
     """A tmp project from the demo config, on simulated data, with a fast estimator."""
     from retrainer.simulate import simulate, write_simulation
 
-    # mlflow.set_tracking_uri() exports MLFLOW_TRACKING_URI, which would point this project
-    # at the previous project's store
-    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    _forget_mlflow_store()
     data = yaml.safe_load((REPO_ROOT / "retrainer.yaml").read_text())
     data["data"]["source"] = "data"
     data["estimator"] = {
@@ -25,7 +30,9 @@ def _project(root: Path, days: int = 30, rows_per_day: int = 150) -> Path:
     }
     path = root / "retrainer.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
-    write_simulation(simulate("stable", days=days, seed=3, rows_per_day=rows_per_day), root / "data")
+    write_simulation(
+        simulate("stable", days=days, seed=3, rows_per_day=rows_per_day), root / "data"
+    )
     return path
 
 
@@ -39,8 +46,10 @@ def trained(prefect_api, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _own_mlflow_store(monkeypatch):
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+def _own_mlflow_store():
+    _forget_mlflow_store()
+    yield
+    _forget_mlflow_store()
 
 
 def test_scoring_writes_prediction_partitions_with_segments(trained):
@@ -83,9 +92,7 @@ def test_default_scores_only_partitions_not_yet_scored(trained):
     assert set(first["scored"]) | set(first["skipped"]) == {d.isoformat() for d in all_days}
     assert second["scored"] == {}
     assert len(second["skipped"]) == len(all_days)
-    again = score_batch(
-        config=str(trained), start="2026-01-05", end="2026-01-06", rescore=True
-    )
+    again = score_batch(config=str(trained), start="2026-01-05", end="2026-01-06", rescore=True)
     assert sorted(again["scored"]) == ["2026-01-05", "2026-01-06"]
     assert catalog.predictions.dates() == all_days
 
@@ -103,8 +110,8 @@ def test_without_a_champion_scoring_fails_clearly(prefect_api, tmp_path):
 def test_scores_match_the_registered_model(trained):
     from retrainer.data import DataCatalog
     from retrainer.project import Project
-    from retrainer.registry.tracking import configure_mlflow
     from retrainer.registry.lineage import load_model
+    from retrainer.registry.tracking import configure_mlflow
 
     project = Project.load(trained)
     configure_mlflow(project)

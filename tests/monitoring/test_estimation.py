@@ -77,7 +77,8 @@ def test_isotonic_calibration_corrects_overconfident_scores():
 
     # then calibration is applied and its estimate is close; trusting raw scores is not
     realised = accuracy_score(cur_y, pred)
-    assert calibrated.calibrated_ and not raw.calibrated_
+    assert calibrated.calibrated_
+    assert not raw.calibrated_
     assert calibrated.estimate("accuracy", cur_scores, pred) == pytest.approx(realised, abs=0.02)
     assert abs(raw.estimate("accuracy", cur_scores, pred) - realised) > 0.05
 

@@ -25,9 +25,7 @@ def _labels(rows: list[tuple[str, str, int]]) -> pd.DataFrame:
 
 def test_only_labels_arrived_by_as_of_are_known_and_the_latest_wins():
     # given a label for a, a correction for a two days later, and a label for b after as_of
-    labels = _labels(
-        [("a", "2026-01-05", 0), ("a", "2026-01-07", 1), ("b", "2026-01-09", 1)]
-    )
+    labels = _labels([("a", "2026-01-05", 0), ("a", "2026-01-07", 1), ("b", "2026-01-09", 1)])
 
     # when asking what was known on the 7th
     known = labels_known_as_of(labels, "id", "y", "2026-01-07", label_time_column="label_ts")

@@ -39,7 +39,9 @@ def test_segment_thresholds_fall_back_to_overall_and_overrides_win():
         thresholds={"roc_auc": {"max_drop": 0.03}},
         segments={
             "thresholds": {"roc_auc": {"max_drop": 0.08}},
-            "overrides": {"region=south": {"min_support": 50, "thresholds": {"roc_auc": {"limit": 0.6}}}},
+            "overrides": {
+                "region=south": {"min_support": 50, "thresholds": {"roc_auc": {"limit": 0.6}}}
+            },
         },
     )
 
@@ -62,9 +64,12 @@ def test_bad_monitoring_settings_name_the_field():
         parse_config(data, "retrainer.yaml")
 
     text = "\n".join(info.value.lines())
-    assert "monitoring.metrics" in text and "did you mean 'roc_auc'" in text
-    assert "monitoring.thresholds.roc_auc" in text and "at least one of limit" in text
-    assert "monitoring.segments.overrides" in text and "column=value" in text
+    assert "monitoring.metrics" in text
+    assert "did you mean 'roc_auc'" in text
+    assert "monitoring.thresholds.roc_auc" in text
+    assert "at least one of limit" in text
+    assert "monitoring.segments.overrides" in text
+    assert "column=value" in text
 
 
 def test_unknown_key_is_rejected():

@@ -195,9 +195,7 @@ def test_estimated_breach_counts_only_when_estimates_alert():
     metrics = ["accuracy", "log_loss"]
 
     alerting = _monitor(MonitoringSection(metrics=metrics), reference)
-    advisory = _monitor(
-        MonitoringSection(metrics=metrics, estimation={"alert": False}), reference
-    )
+    advisory = _monitor(MonitoringSection(metrics=metrics, estimation={"alert": False}), reference)
     loud = alerting.evaluate(window, model_name="m", model_version="1")
     quiet = advisory.evaluate(window, model_name="m", model_version="1")
 
@@ -233,7 +231,13 @@ def test_report_is_json_and_has_a_summary_table():
     table = report.summary_table()
 
     assert document["labelled_share"] == pytest.approx(10 / 14)
-    assert {c["scope"] for c in document["checks"]} == {"overall", "segment"}
+    assert {c["scope"] for c in document["checks"]} == {
+        "overall",
+        "region=north",
+        "region=east",
+        "region=south",
+        "region=tiny",
+    }
     assert list(table.columns) == [
         "metric",
         "scope",
@@ -251,12 +255,14 @@ def test_strictest_threshold_applies_and_error_metrics_point_up():
     # greater is better: limit 0.7, reference 0.8 - 0.05 = 0.75 -> 0.75 is stricter
     auc = resolve_threshold(0.7, 0.05, None, 0.8, greater_is_better=True)
     assert auc.value == pytest.approx(0.75)
-    assert auc.breached_by(0.74) and not auc.breached_by(0.76)
+    assert auc.breached_by(0.74)
+    assert not auc.breached_by(0.76)
 
     # lower is better: reference 0.30 * 1.1 = 0.33 vs limit 0.32 -> 0.32 is stricter
     loss = resolve_threshold(0.32, None, 0.1, 0.30, greater_is_better=False)
     assert loss.value == pytest.approx(0.32)
-    assert loss.breached_by(0.325) and not loss.breached_by(0.31)
+    assert loss.breached_by(0.325)
+    assert not loss.breached_by(0.31)
 
     # drop rules without a reference cannot apply
     assert resolve_threshold(None, 0.05, None, None, True).value is None
@@ -273,3 +279,54 @@ def test_missing_segment_column_is_named():
 
     with pytest.raises(MonitoringInputError, match="channel"):
         monitor.evaluate(_frame(rng), model_name="m", model_version="1")
+
+
+def test_regression_is_monitored_without_estimation():
+    # given a regression model whose errors grew in one region
+    rng = np.random.default_rng(10)
+    n = 3000
+
+    def frame(noise_south):
+        region = rng.choice(["north", "south"], n)
+        truth = rng.normal(100, 10, n)
+        noise = np.where(region == "south", noise_south, 2.0)
+        pred = truth + rng.normal(0, 1, n) * noise
+        ts = pd.Timestamp(START, tz="UTC")
+        return pd.DataFrame(
+            {"ts": ts, "score": pred, "prediction": pred, "y": truth, "region": region}
+        )
+
+    monitor = PerformanceMonitor(MonitoringSection(), "regression", "y", "ts", ["region"])
+    report = monitor.fit(frame(2.0)).evaluate(frame(6.0), model_name="m", model_version="1")
+
+    assert report.metrics == ["rmse", "mae"]
+    assert report.check("rmse", "realised", "region=south").verdict == DEGRADED
+    assert report.check("rmse", "realised", "region=north").verdict == OK
+    assert not report.estimation.available
+    assert "binary" in report.estimation.reason
+
+
+def test_multiclass_uses_the_per_class_probabilities():
+    rng = np.random.default_rng(11)
+    n = 2000
+    classes = np.array(["a", "b", "c"])
+    proba = rng.dirichlet([1, 1, 1], n)
+    y = np.array([rng.choice(classes, p=p) for p in proba], dtype=object)
+    frame = pd.DataFrame(
+        {
+            "ts": pd.Timestamp(START, tz="UTC"),
+            "score": proba.max(axis=1),
+            "prediction": classes[proba.argmax(axis=1)],
+            "proba_a": proba[:, 0],
+            "proba_b": proba[:, 1],
+            "proba_c": proba[:, 2],
+            "y": y,
+        }
+    )
+
+    monitor = PerformanceMonitor(MonitoringSection(), "multiclass", "y", "ts").fit(frame)
+    report = monitor.evaluate(frame, model_name="m", model_version="1")
+
+    accuracy = report.check("accuracy", "realised")
+    assert accuracy.value == pytest.approx((frame["prediction"] == frame["y"]).mean())
+    assert accuracy.verdict == OK

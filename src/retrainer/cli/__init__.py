@@ -35,6 +35,7 @@ _COMMAND_MODULES = [
     "retrainer.cli.drift_cmd",
     "retrainer.cli.monitor_cmd",
     "retrainer.cli.gate_cmd",
+    "retrainer.cli.score_cmd",
     "retrainer.cli.ui_cmd",
 ]
 

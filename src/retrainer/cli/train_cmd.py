@@ -40,9 +40,19 @@ def train(
         str | None,
         typer.Option("--event-id", help="Triggering event id (lineage).", show_default=False),
     ] = None,
+    gate: Annotated[
+        bool,
+        typer.Option(
+            "--gate/--no-gate", help="Run the gate on the new version right after training."
+        ),
+    ] = True,
     as_json: JsonOption = False,
 ) -> None:
-    """Train the configured estimator through the Prefect train flow and register it in MLflow."""
+    """Train the configured estimator through the Prefect train flow and register it in MLflow.
+
+    The new version becomes ``challenger``; the gate then judges it (the first version of a
+    model becomes ``champion`` when it passes).
+    """
     project = load_project(config)
     if window:
         from retrainer.training.windows import parse_window_option
@@ -70,6 +80,7 @@ def train(
             as_of=as_of,
             reason=reason,
             event_id=event_id,
+            gate=gate,
         )
     except TrainingDataError as exc:
         fail_usage(str(exc))
@@ -82,14 +93,14 @@ def train(
     console.print(f"registered {result['model']} version {result['version']}", markup=False)
     if metrics:
         console.print(f"holdout: {metrics}", markup=False)
-    if result["became_champion"]:
+    gate = result["gate"]
+    if gate["status"] != "pending":
+        console.print(f"gate: {gate['summary']}", markup=False)
+        console.print(f"gate report: {gate['report_html']}", markup=False)
+    if result["promoted"]:
         console.print(f"champion: {result['champion_uri']}", markup=False)
     else:
-        console.print(
-            f"challenger: {result['challenger_uri']} (run `retrainer gate` to compare it "
-            f"with the champion)",
-            markup=False,
-        )
+        console.print(f"challenger: {result['challenger_uri']}", markup=False)
     raise typer.Exit(ExitCode.OK)
 
 

@@ -383,6 +383,11 @@ class DriftSection(StrictModel):
         default_factory=ThresholdsSection, description="Thresholds per distance metric."
     )
     tests: TestsSection = Field(default_factory=TestsSection, description="p-value tests.")
+    column_rule: Literal["any", "all"] = Field(
+        default="any",
+        description="Column verdict: `any` deciding metric flags drift (default), or `all` of "
+        "them must (warning likewise: all at warning level or beyond).",
+    )
     dataset: DatasetRule = Field(default_factory=DatasetRule, description="Dataset verdict.")
     binning: BinningSection = Field(default_factory=BinningSection, description="Binning.")
     embedding: EmbeddingSection = Field(

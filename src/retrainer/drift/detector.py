@@ -16,8 +16,9 @@ Decision procedure (per comparison):
    window with no drift at all has any column flagged is at most ``alpha`` at every sample
    size (up to the accuracy of the asymptotic KS and chi-square p-values); at large sizes
    every real effect passes the test, so the distance thresholds decide.
-4. A column drifts when any deciding metric does; the data set drifts when any column does
-   (rule ``any``) or when the share of drifted columns reaches ``dataset.drift_share``.
+4. A column drifts when any deciding metric does (``column_rule: any``, default) or when all
+   do (``all``); the data set drifts when any column does (``dataset.rule: any``) or when the
+   share of drifted columns reaches ``dataset.drift_share``.
 
 Prediction or score drift needs nothing special: declare a score column numeric, or a
 predicted-label column categorical, and it is checked like a feature.
@@ -713,8 +714,11 @@ def _decide(entry: ColumnDrift, p_adjusted: float, config: DriftSection) -> None
         metric.drifted = bool(over)
         metric.warning = bool(near and not over)
     decided = [m for m in entry.metrics.values() if m.drifted is not None]
-    entry.drifted = any(m.drifted for m in decided)
-    entry.warning = not entry.drifted and any(m.warning for m in decided)
+    combine = any if config.column_rule == "any" else all
+    entry.drifted = bool(decided) and combine(m.drifted for m in decided)
+    entry.warning = (
+        bool(decided) and not entry.drifted and combine(m.drifted or m.warning for m in decided)
+    )
 
 
 def _require_columns(

@@ -26,9 +26,9 @@ from retrainer.monitoring.performance import (
 from retrainer.monitoring.predictions import (
     MODEL_VERSION_COLUMN,
     PREDICTION_COLUMN,
-    PredictionSchemaError,
     SCORE_COLUMN,
     SCORED_AT_COLUMN,
+    PredictionSchemaError,
     check_predictions,
     score_features,
 )

@@ -32,6 +32,7 @@ the estimate on the same labelled rows is the signature of concept drift.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Literal
 
@@ -88,7 +89,7 @@ def expected_calibration_error(y_true: np.ndarray, proba: np.ndarray, bins: int 
     bins = max(1, min(bins, n // 2))
     edges = np.linspace(0, n, bins + 1).astype(int)
     total = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+    for lo, hi in itertools.pairwise(edges):
         if hi > lo:
             total += (hi - lo) / n * abs(proba[lo:hi].mean() - y_true[lo:hi].mean())
     return float(total)
@@ -191,7 +192,9 @@ class ConfidenceBasedEstimator:
         clipped = np.clip(scores, 1e-6, 1 - 1e-6)
         return np.log(clipped / (1 - clipped)).reshape(-1, 1)
 
-    def _fit_one(self, scores: np.ndarray, y: np.ndarray) -> IsotonicRegression | LogisticRegression:
+    def _fit_one(
+        self, scores: np.ndarray, y: np.ndarray
+    ) -> IsotonicRegression | LogisticRegression:
         calibrator = self._new_calibrator()
         if isinstance(calibrator, LogisticRegression):
             calibrator.fit(self._logit(scores), y.astype(int))
@@ -333,7 +336,9 @@ class ConfidenceBasedEstimator:
             pred = s >= 0.5
         else:
             pred_arr = np.asarray(y_pred)
-            pred = pred_arr.astype(bool) if pred_arr.dtype == bool else pred_arr == self.positive_label
+            pred = (
+                pred_arr.astype(bool) if pred_arr.dtype == bool else pred_arr == self.positive_label
+            )
         tp, fp, fn, tn = expected_confusion(p, pred)
         n = len(s)
         s_clip = np.clip(s, _EPS, 1 - _EPS)
@@ -352,9 +357,7 @@ class ConfidenceBasedEstimator:
             elif metric == "f1":
                 values[metric] = _ratio(tp, tp + 0.5 * (fp + fn))
             elif metric == "log_loss":
-                values[metric] = float(
-                    -np.mean(p * np.log(s_clip) + (1 - p) * np.log(1 - s_clip))
-                )
+                values[metric] = float(-np.mean(p * np.log(s_clip) + (1 - p) * np.log(1 - s_clip)))
             elif metric == "brier":
                 values[metric] = float(np.mean(p * (1 - s) ** 2 + (1 - p) * s**2))
         return values

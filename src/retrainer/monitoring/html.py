@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from retrainer.monitoring.report import DEGRADED, INSUFFICIENT, PerformanceReport
+from retrainer.monitoring.report import DEGRADED, INSUFFICIENT, WARNING, PerformanceReport
 from retrainer.reports import Section, figure_to_data_uri, markdown_table, render_report
 
 
@@ -22,7 +22,9 @@ def _figure(width: float = 7.0, height: float = 3.2) -> Any:
 
 
 def _fmt(value: float | None) -> str:
-    return "n/a" if value is None or (isinstance(value, float) and np.isnan(value)) else f"{value:.4g}"
+    return (
+        "n/a" if value is None or (isinstance(value, float) and np.isnan(value)) else f"{value:.4g}"
+    )
 
 
 def metric_over_time_figure(report: PerformanceReport, metric: str) -> Any:
@@ -77,22 +79,25 @@ def segment_figure(report: PerformanceReport, metric: str, column: str) -> Any |
     y = np.arange(len(part))
     realised = part[f"{metric}_realised"].astype(float).to_numpy()
     verdicts = part[f"{metric}_realised_verdict"].tolist()
-    colors = [
-        "#a40e26" if v == DEGRADED else "#c9a227" if v == INSUFFICIENT else "#116329"
-        for v in verdicts
-    ]
+    palette = {DEGRADED: "#a40e26", INSUFFICIENT: "#c9a227", WARNING: "#e16f24"}
+    colors = [palette.get(v, "#116329") for v in verdicts]
     ax.barh(y, np.nan_to_num(realised), color=colors, height=0.4, label="realised")
+    estimated = np.array([np.nan])
     if f"{metric}_estimated" in part.columns:
         estimated = part[f"{metric}_estimated"].astype(float).to_numpy()
-        ax.barh(
-            y + 0.4, np.nan_to_num(estimated), color="#8c959f", height=0.4, label="estimated"
-        )
+        ax.barh(y + 0.4, np.nan_to_num(estimated), color="#8c959f", height=0.4, label="estimated")
     thresholds = part[f"{metric}_threshold"].astype(float).to_numpy()
     ax.scatter(thresholds, y, marker="|", s=300, color="black", label="threshold", zorder=3)
-    ax.set_yticks(y + 0.2, [f"{lab} (n={n})" for lab, n in zip(labels, part["labelled"], strict=True)])
-    ax.set_title(f"{metric} by {column} (red: degraded, amber: insufficient data)")
+    ax.set_yticks(
+        y + 0.2, [f"{lab} (n={n})" for lab, n in zip(labels, part["labelled"], strict=True)]
+    )
+    ax.set_title(
+        f"{metric} by {column} (red: degraded, orange: within noise, amber: insufficient data)",
+        fontsize=9,
+    )
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    finite = np.concatenate([realised[np.isfinite(realised)], thresholds[np.isfinite(thresholds)]])
+    values = np.concatenate([realised, estimated, thresholds])
+    finite = values[np.isfinite(values)]
     if finite.size:
         ax.set_xlim(min(0.0, finite.min()), finite.max() * 1.05)
     return fig
@@ -115,9 +120,7 @@ def render_html(report: PerformanceReport) -> str:
                 for b in report.breaches
             )
         )
-    sections.append(
-        Section("Summary", paragraphs=summary, tables=[report.summary_table(False)])
-    )
+    sections.append(Section("Summary", paragraphs=summary, tables=[report.summary_table(False)]))
     sections.append(
         Section(
             "Metrics over time",
@@ -182,9 +185,9 @@ def render_html(report: PerformanceReport) -> str:
             "Reference",
             paragraphs=[
                 f"Reference performance: {ref.get('sources') or 'none'}; reference rows: "
-                f"{ref.get('rows', 0)} ({ref.get('source') or 'none'})."
-            ]
-            + report.notes,
+                f"{ref.get('rows', 0)} ({ref.get('source') or 'none'}).",
+                *report.notes,
+            ],
             tables=[
                 pd.DataFrame(
                     [{"metric": m, "reference": v} for m, v in ref.get("overall", {}).items()]

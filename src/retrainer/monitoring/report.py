@@ -153,7 +153,7 @@ class MetricCheck:
         return {
             "metric": self.metric,
             "basis": self.basis,
-            "scope": "segment" if self.segment else "overall",
+            "scope": self.scope,
             "segment": self.segment,
             "segment_column": column or None,
             "segment_value": value or None,

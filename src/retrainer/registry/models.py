@@ -175,9 +175,69 @@ class ModelRegistry:
             self._set_alias_unlocked(alias, str(version))
             return True
 
+    def promote(self, version: str | int, reason: str = "", actor: str = "") -> str | None:
+        """Make ``version`` the champion; the old champion becomes ``previous_champion``.
+
+        Both aliases move under the model lock and are read back; the version tags record
+        who promoted it and why. Promoting the current champion changes nothing.
+
+        Returns:
+            The previous champion's version (None when there was none).
+
+        Raises:
+            RegistryError: When the version does not exist or an alias did not move.
+        """
+        from datetime import UTC, datetime
+
+        version = str(version)
+        self.get_version(version)
+        with self.lock():
+            current = self.version_by_alias(CHAMPION)
+            previous = str(current.version) if current is not None else None
+            if previous == version:
+                return None
+            if previous is not None:
+                self._set_alias_unlocked(PREVIOUS_CHAMPION, previous)
+            self._set_alias_unlocked(CHAMPION, version)
+            challenger = self.version_by_alias(CHALLENGER)
+            if challenger is not None and str(challenger.version) == version:
+                self.client.delete_registered_model_alias(self.name, CHALLENGER)
+            now = datetime.now(UTC).isoformat(timespec="seconds")
+            self.set_tags(
+                version,
+                {
+                    f"{TAG_PREFIX}status": "champion",
+                    f"{TAG_PREFIX}promoted_at": now,
+                    f"{TAG_PREFIX}promoted_by": actor or None,
+                    f"{TAG_PREFIX}promotion_reason": reason or None,
+                    f"{TAG_PREFIX}replaced_version": previous,
+                },
+            )
+            if previous is not None:
+                self.set_tags(previous, {f"{TAG_PREFIX}status": "previous_champion"})
+        aliases = self.aliases()
+        if aliases.get(CHAMPION) != version:
+            raise RegistryError(f"champion of {self.name!r} is not version {version} after promote")
+        return previous
+
     def delete_alias(self, alias: str) -> None:
         """Remove an alias if present."""
         from mlflow.exceptions import MlflowException
 
         with self.lock(), suppress(MlflowException):
             self.client.delete_registered_model_alias(self.name, alias)
+
+
+def model_signature(uri: str) -> list[tuple[str, str]] | None:
+    """Input columns of a logged model as ``(name, type)`` pairs, or None without a signature."""
+    import mlflow
+
+    info = mlflow.models.get_model_info(uri)
+    if info.signature is None or info.signature.inputs is None:
+        return None
+    pairs: list[tuple[str, str]] = []
+    for spec in info.signature.inputs.inputs:
+        kind = getattr(spec, "type", None)
+        name = getattr(kind, "name", None) or str(kind)
+        pairs.append((str(spec.name), str(name)))
+    return pairs

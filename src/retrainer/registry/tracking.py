@@ -16,6 +16,18 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from retrainer.project import Project
 
+# mlflow.set_tracking_uri/set_registry_uri also export MLFLOW_TRACKING_URI/MLFLOW_REGISTRY_URI.
+# Remember what we exported, so a later project in the same process (tests, a worker, the
+# gateway) is not mistaken for a user's explicit environment setting.
+_EXPORTED: dict[str, str] = {}
+
+
+def _user_env(name: str) -> str | None:
+    value = os.environ.get(name)
+    if value and _EXPORTED.get(name) == value:
+        return None
+    return value or None
+
 
 @dataclass(frozen=True)
 class TrackingSetup:
@@ -40,7 +52,7 @@ class TrackingSetup:
 def resolve_tracking(project: Project) -> TrackingSetup:
     """Work out the tracking/registry URIs and experiment for a project (no side effects)."""
     cfg = project.config.mlflow
-    env_uri = os.environ.get("MLFLOW_TRACKING_URI")
+    env_uri = _user_env("MLFLOW_TRACKING_URI")
     experiment = cfg.experiment or project.model_name
     if env_uri:
         uri, embedded = env_uri, False
@@ -49,7 +61,7 @@ def resolve_tracking(project: Project) -> TrackingSetup:
     else:
         db = project.state_dir / "mlflow.db"
         uri, embedded = f"sqlite:///{db}", True
-    registry = os.environ.get("MLFLOW_REGISTRY_URI") or cfg.registry_uri or uri
+    registry = _user_env("MLFLOW_REGISTRY_URI") or cfg.registry_uri or uri
     artifacts = None
     if embedded or uri.startswith("sqlite:"):
         artifacts = (project.state_dir / "artifacts").as_uri()
@@ -77,6 +89,12 @@ def configure_mlflow(project: Project) -> TrackingSetup:
         )
     mlflow.set_tracking_uri(setup.tracking_uri)
     mlflow.set_registry_uri(setup.registry_uri)
+    for name, value in (
+        ("MLFLOW_TRACKING_URI", setup.tracking_uri),
+        ("MLFLOW_REGISTRY_URI", setup.registry_uri),
+    ):
+        if os.environ.get(name) == value:
+            _EXPORTED[name] = value
     client = mlflow.MlflowClient()
     experiment = client.get_experiment_by_name(setup.experiment_name)
     if experiment is None:

@@ -81,6 +81,16 @@ def fmt_number(value: Any) -> str:
     return text
 
 
+def fmt_count(value: Any) -> str:
+    """A count with thousands separators (``none`` for a missing bound)."""
+    if value is None:
+        return "none"
+    try:
+        return f"{int(value):,}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
 def fmt_share(value: float | None) -> str:
     """A share as a percentage: ``0.312`` → ``31.2%``."""
     if value is None:
@@ -336,9 +346,9 @@ def _describe(entry: _Entry, frame: pd.DataFrame | None, missing: set[str]) -> l
             _finding(
                 entry,
                 column,
-                f"{fmt_number(count)} rows with a repeated id",
+                f"{fmt_count(count)} rows with a repeated id",
                 "unique ids",
-                f"{fmt_number(count)} rows ({fmt_share(share)}) share their id with another "
+                f"{fmt_count(count)} rows ({fmt_share(share)}) share their id with another "
                 f"row (e.g. {examples})",
                 share,
             )
@@ -346,11 +356,11 @@ def _describe(entry: _Entry, frame: pd.DataFrame | None, missing: set[str]) -> l
     if kind == "row_count":
         rows = result.get("observed_value")
         low, high = kwargs.get("min_value"), kwargs.get("max_value")
-        expected = f"{fmt_number(low)}..{fmt_number(high)} rows"
-        what = "the batch is empty" if rows == 0 else f"{fmt_number(rows)} rows"
+        expected = f"{fmt_count(low)}..{fmt_count(high)} rows"
+        what = "the batch is empty" if rows == 0 else f"{fmt_count(rows)} rows"
         return [
             _finding(
-                entry, None, f"{fmt_number(rows)} rows", expected, f"{what}, expected {expected}"
+                entry, None, f"{fmt_count(rows)} rows", expected, f"{what}, expected {expected}"
             )
         ]
     if kind == "freshness":

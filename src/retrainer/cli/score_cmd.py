@@ -1,0 +1,101 @@
+"""``retrainer score``: batch inference of the champion into the predictions table."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from retrainer.cli._common import (
+    ConfigOption,
+    ExitCode,
+    JsonOption,
+    fail_usage,
+    load_project,
+    out_console,
+    print_json,
+)
+
+
+def score(
+    config: ConfigOption = None,
+    date: Annotated[
+        str | None,
+        typer.Option("--date", help="Score one event date (YYYY-MM-DD).", show_default=False),
+    ] = None,
+    start: Annotated[
+        str | None,
+        typer.Option("--start", help="First event date of a window.", show_default=False),
+    ] = None,
+    end: Annotated[
+        str | None,
+        typer.Option("--end", help="Last event date of a window.", show_default=False),
+    ] = None,
+    all_partitions: Annotated[
+        bool,
+        typer.Option(
+            "--all", help="Every feature partition not scored yet (the default selection)."
+        ),
+    ] = False,
+    rescore: Annotated[
+        bool,
+        typer.Option("--rescore", help="Overwrite partitions that already have predictions."),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Score feature partitions with the champion and write the predictions table.
+
+    Partitions that already have predictions are skipped unless --rescore. Exits 0 on
+    success, 2 on a usage, config or data error (no champion, unknown date ...).
+    """
+    project = load_project(config)
+    if date is not None and (start is not None or end is not None or all_partitions):
+        fail_usage("give one of --date, --start/--end or --all")
+    if all_partitions and (start is not None or end is not None):
+        fail_usage("give one of --date, --start/--end or --all")
+    from retrainer.data import as_date
+
+    for name, value in (("--date", date), ("--start", start), ("--end", end)):
+        if value is not None:
+            try:
+                as_date(value)
+            except ValueError as exc:
+                fail_usage(f"{name}: {exc}")
+
+    from flows.score import score_batch
+    from retrainer.data import DataReadError, StorageError
+    from retrainer.monitoring import PredictionSchemaError
+    from tasks.monitoring import MonitoringError
+
+    try:
+        result = score_batch(
+            config=str(project.config_path), date=date, start=start, end=end, rescore=rescore
+        )
+    except (MonitoringError, PredictionSchemaError, DataReadError, StorageError) as exc:
+        fail_usage(str(exc))
+    if as_json:
+        print_json(result)
+    else:
+        console = out_console(False)
+        scored = result["scored"]
+        if scored:
+            console.print(
+                f"scored {len(scored)} partition(s), {result['rows']} rows with "
+                f"{result['model']} version {result['version']} "
+                f"({min(scored)} .. {max(scored)})",
+                markup=False,
+            )
+        else:
+            console.print("nothing to score", markup=False)
+        if result["skipped"]:
+            console.print(
+                f"skipped {len(result['skipped'])} partition(s) already scored "
+                "(--rescore to overwrite)",
+                markup=False,
+            )
+    raise typer.Exit(ExitCode.OK)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the command to the main app."""
+    app.command("score")(score)

@@ -1,0 +1,148 @@
+"""``retrainer validate``: modes, exit codes, JSON output, release and quarantine listing."""
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from retrainer.cli import app
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BAD_DAY = "2026-01-10"
+CLEAN_DAY = "2026-01-09"
+
+runner = CliRunner()
+
+
+def _project(root: Path, simulate_days: int | None = None) -> Path:
+    data = yaml.safe_load((REPO_ROOT / "retrainer.yaml").read_text())
+    data["data"]["source"] = "data"
+    data["validation"] = {"reference": {"days": 5}}
+    path = root / "retrainer.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    if simulate_days:
+        from retrainer.simulate import simulate, write_simulation
+
+        sim = simulate(
+            "stable",
+            days=simulate_days,
+            seed=6,
+            rows_per_day=200,
+            incidents=[f"null_burst@{BAD_DAY}"],
+        )
+        write_simulation(sim, root / "data")
+    return path
+
+
+def _run(*args: str):
+    return runner.invoke(app, ["validate", *args])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--date", "2026-01-01", "--all"], "use only one of --date, --all"),
+        (["--path", "x.parquet", "--release", "2026-01-01"], "use only one of --path, --release"),
+        (["--date", "01/02/2026"], "--date: not a date"),
+        (["--start", "2026-01-05", "--end", "2026-01-01"], "--start 2026-01-05 is after --end"),
+        (["--note", "ok"], "--note goes with --release"),
+    ],
+)
+def test_usage_errors_exit_2_without_running_anything(tmp_path, args, message):
+    config = _project(tmp_path)
+
+    result = _run("-c", str(config), *args)
+
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert not (tmp_path / ".retrainer").exists()
+
+
+def test_a_missing_config_exits_2_naming_the_file(tmp_path):
+    result = _run("-c", str(tmp_path / "nope.yaml"))
+
+    assert result.exit_code == 2
+    assert "nope.yaml: file not found" in result.stderr
+
+
+def test_listing_an_empty_quarantine(tmp_path):
+    config = _project(tmp_path)
+
+    text = _run("-c", str(config), "--list-quarantine")
+    document = _run("-c", str(config), "--list-quarantine", "--json")
+
+    assert text.exit_code == 0
+    assert "no quarantined batches" in text.stdout
+    assert json.loads(document.stdout) == {"quarantined": []}
+
+
+@pytest.fixture(scope="module")
+def project(prefect_api, tmp_path_factory) -> Path:
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    return _project(tmp_path_factory.mktemp("validate-cli"), simulate_days=12)
+
+
+@pytest.fixture(autouse=True)
+def _own_mlflow_store(monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+
+@pytest.mark.slow
+def test_a_clean_date_exits_0_and_a_broken_one_exits_1_and_is_quarantined(project):
+    clean = _run("-c", str(project), "--date", CLEAN_DAY)
+    broken = _run("-c", str(project), "--date", BAD_DAY, "--json")
+
+    assert clean.exit_code == 0, clean.output
+    assert f"{CLEAN_DAY}: valid" in clean.stdout
+    assert broken.exit_code == 1, broken.output
+    print("STDOUT>>", repr(broken.stdout[:600]), "ERR>>", repr(broken.stderr[-1500:]), repr(broken.exception))
+    document = json.loads(broken.stdout)  # stdout holds exactly the JSON document
+    assert document["invalid"] == [BAD_DAY]
+    finding = document["batches"][0]["failed"][0]
+    assert finding["column"] == "income"
+    assert finding["message"].startswith("income: expect_column_values_to_not_be_null failed: ")
+    assert document["quarantined"][0].endswith(f"_quarantine/features/date={BAD_DAY}/data")
+
+    # the quarantined date can be listed but no longer validated (it is not in the table)
+    listed = json.loads(_run("-c", str(project), "--list-quarantine", "--json").stdout)
+    assert [r["date"] for r in listed["quarantined"]] == [BAD_DAY]
+    again = _run("-c", str(project), "--date", BAD_DAY)
+    assert again.exit_code == 2
+    assert f"{BAD_DAY} is quarantined; release it with" in again.stderr
+
+
+@pytest.mark.slow
+def test_an_adhoc_file_is_reported_but_not_moved(project, tmp_path):
+    from retrainer.data import DataCatalog
+    from retrainer.project import Project
+
+    catalog = DataCatalog.for_project(Project.load(project))
+    [key] = catalog.storage.list_keys(f"_quarantine/features/date={BAD_DAY}/data")
+    copy = tmp_path / "suspicious.parquet"
+    shutil.copy(catalog.storage.local_path(key), copy)
+
+    result = _run("-c", str(project), "--path", str(copy))
+
+    assert result.exit_code == 1, result.output
+    assert "income: expect_column_values_to_not_be_null failed" in result.stdout
+    assert copy.exists()
+    assert "0 quarantined" in result.stdout
+
+
+@pytest.mark.slow
+def test_release_puts_a_batch_back_once(project):
+    released = _run("-c", str(project), "--release", BAD_DAY, "--note", "upstream fixed", "--json")
+    twice = _run("-c", str(project), "--release", BAD_DAY)
+
+    assert released.exit_code == 0, released.output
+    assert json.loads(released.stdout)["note"] == "upstream fixed"
+    assert twice.exit_code == 2
+    assert f"no quarantined batch for features on {BAD_DAY}" in twice.stderr
+    # pending validation leaves the released batch alone
+    pending = _run("-c", str(project), "--all", "--json")
+    assert pending.exit_code == 0, pending.output
+    assert BAD_DAY not in [b["batch"] for b in json.loads(pending.stdout)["batches"]]

@@ -1,0 +1,190 @@
+"""Each data incident is rejected with a message naming the column and the expectation.
+
+Runs Great Expectations on the shared suite (built once per session from 14 clean days).
+"""
+
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+from validation_helpers import INCIDENT_DAYS, clean_batch
+
+from retrainer.config.validation import ValidationSection
+from retrainer.validation import BatchValidation, build_suite, validate_batch
+
+BETWEEN = "expect_column_values_to_be_between"
+
+# incident kind -> (column named, expectation named)
+EXPECTED = {
+    "schema_break": ("debt_to_income", "expect_table_columns_to_match_set"),
+    "null_burst": ("income", "expect_column_values_to_not_be_null"),
+    "unit_change": ("loan_amount", BETWEEN),
+    "new_category": ("channel", "expect_column_values_to_be_in_set"),
+    "dtype_break": ("credit_score", "expect_column_values_to_be_in_dtype_list"),
+    "duplicate_ids": ("loan_id", "expect_column_values_to_be_unique"),
+    "empty_batch": (None, "expect_table_row_count_to_be_between"),
+    "stale_dates": ("event_time", BETWEEN),
+}
+
+
+def _validate(suite, frame: pd.DataFrame, day: date) -> BatchValidation:
+    return validate_batch(
+        frame, suite, label=day.isoformat(), dates=[day], previous=day - timedelta(days=1)
+    )
+
+
+def _assert_rejected(batch: BatchValidation, column: str | None, expectation: str) -> None:
+    assert batch.verdict == "invalid", batch.findings
+    assert batch.blocked
+    named = [f for f in batch.errors if f.column == column and f.expectation == expectation]
+    assert named, [f.message for f in batch.findings]
+    prefix = f"{column or '(table)'}: {expectation} failed: "
+    assert named[0].message.startswith(prefix)
+
+
+@pytest.mark.parametrize("kind", sorted(EXPECTED))
+def test_simulated_incident_is_rejected_and_the_clean_batch_of_that_day_passes(stream, suite, kind):
+    day = INCIDENT_DAYS[kind]
+    column, expectation = EXPECTED[kind]
+
+    # when validating the batch as delivered (with the incident) and as it should have been
+    broken = _validate(suite, stream.feature_batch(day), day)
+    clean = _validate(suite, clean_batch(stream, day), day)
+
+    # then the broken one is invalid, naming the column and the expectation ...
+    _assert_rejected(broken, column, expectation)
+    # ... and the clean one passes every expectation
+    assert clean.verdict == "valid", [f.message for f in clean.findings]
+    assert clean.statistics["unsuccessful_expectations"] == 0
+
+
+def test_messages_say_what_was_observed_against_what_was_expected(stream, suite):
+    day = INCIDENT_DAYS["unit_change"]
+
+    batch = _validate(suite, stream.feature_batch(day), day)
+
+    finding = batch.errors[0]
+    high = next(
+        e["kwargs"]["max_value"]
+        for e in suite.expectations
+        if e["meta"]["retrainer"]["kind"] == "range" and e["kwargs"]["column"] == "loan_amount"
+    )
+    # e.g. "loan_amount: ...between failed: 100% of values outside [0, 1.12e5] (at most 1%
+    #       allowed; observed min 1e6, max 9.14e7)"
+    assert "100% of values outside [0, " in finding.message
+    assert "at most 1% allowed" in finding.message
+    assert f"max {stream.feature_batch(day)['loan_amount'].max():.3g}".replace("e+0", "e") in (
+        finding.message
+    )
+    assert finding.expected.startswith("[0, ")
+    assert high > 0
+
+
+def _one_day(stream) -> tuple[date, pd.DataFrame]:
+    day = date(2026, 1, 30)
+    return day, clean_batch(stream, day)
+
+
+def test_hand_made_missing_column_is_rejected(stream, suite):
+    day, frame = _one_day(stream)
+
+    batch = _validate(suite, frame.drop(columns=["interest_rate"]), day)
+
+    _assert_rejected(batch, "interest_rate", "expect_table_columns_to_match_set")
+    # its other expectations are not reported again, only noted
+    assert all(f.column != "interest_rate" or f.kind == "columns" for f in batch.findings)
+    assert any(n.startswith("interest_rate:") and "missing" in n for n in batch.notes)
+
+
+def test_hand_made_renamed_column_is_rejected_and_the_new_name_reported(stream, suite):
+    day, frame = _one_day(stream)
+
+    batch = _validate(suite, frame.rename(columns={"age": "age_years"}), day)
+
+    _assert_rejected(batch, "age", "expect_table_columns_to_match_set")
+    assert "'age_years'" in batch.errors[0].message
+    assert [f.column for f in batch.warnings] == ["age_years"]
+
+
+def test_hand_made_strings_in_a_numeric_column_are_rejected(stream, suite):
+    day, frame = _one_day(stream)
+    # an object column: mostly numbers, some text tokens
+    values = frame["income"].astype(object)
+    values.iloc[::10] = "unknown"
+
+    batch = _validate(suite, frame.assign(income=values), day)
+
+    _assert_rejected(batch, "income", "expect_column_values_to_be_in_dtype_list")
+    assert "'unknown'" in batch.errors[0].message
+
+
+def test_hand_made_null_burst_and_unit_change_are_rejected(stream, suite):
+    day, frame = _one_day(stream)
+    rng = np.random.default_rng(0)
+    burst = frame["purpose"].mask(rng.random(len(frame)) < 0.3)
+
+    batch = _validate(suite, frame.assign(purpose=burst, income=frame["income"] * 1000), day)
+
+    _assert_rejected(batch, "purpose", "expect_column_values_to_not_be_null")
+    _assert_rejected(batch, "income", BETWEEN)
+
+
+def test_unseen_categories_fail_only_above_the_tolerated_share(stream, suite):
+    day, frame = _one_day(stream)
+    few, many = frame.copy(), frame.copy()
+    few.loc[few.index[:20], "region"] = "offshore"  # 1% < 2% tolerated
+    many.loc[many.index[:100], "region"] = "offshore"  # 5%
+
+    assert _validate(suite, few, day).verdict == "valid"
+    batch = _validate(suite, many, day)
+
+    _assert_rejected(batch, "region", "expect_column_values_to_be_in_set")
+    assert "'offshore' 5%" in batch.errors[0].message
+
+
+def test_hand_made_duplicates_empty_and_stale_batches_are_rejected(stream, suite):
+    day, frame = _one_day(stream)
+    duplicated = pd.concat([frame, frame.iloc[:10]], ignore_index=True)
+    stale = frame.assign(event_time=frame["event_time"] - pd.Timedelta(days=3))
+
+    _assert_rejected(
+        _validate(suite, duplicated, day), "loan_id", "expect_column_values_to_be_unique"
+    )
+    _assert_rejected(
+        _validate(suite, frame.iloc[0:0], day), None, "expect_table_row_count_to_be_between"
+    )
+    batch = _validate(suite, stale, day)
+    _assert_rejected(batch, "event_time", BETWEEN)
+    # three days old is also older than the last validated partition (the day before)
+    _assert_rejected(batch, "event_time", "expect_column_min_to_be_between")
+
+
+def test_warnings_are_reported_but_do_not_block(stream, suite):
+    day, frame = _one_day(stream)
+
+    batch = _validate(suite, frame.assign(campaign="spring"), day)
+
+    assert batch.verdict == "warning"
+    assert not batch.blocked
+    assert [(f.column, f.severity) for f in batch.findings] == [("campaign", "warning")]
+
+
+def test_a_loosened_override_accepts_what_the_default_rejects(stream, profile, columns):
+    day = INCIDENT_DAYS["new_category"]
+    rules = ValidationSection.model_validate({"columns": {"channel": {"max_unseen_share": 0.5}}})
+    loose = build_suite(profile, columns, rules, name="loose", source={})
+
+    batch = _validate(loose, stream.feature_batch(day), day)
+
+    assert batch.verdict == "valid", [f.message for f in batch.findings]
+
+
+def test_a_file_without_partition_date_skips_the_time_checks_with_a_note(stream, suite):
+    _day, frame = _one_day(stream)
+
+    batch = validate_batch(frame, suite, label="adhoc.parquet")
+
+    assert batch.verdict == "valid"
+    assert any("no partition date" in note for note in batch.notes)
+    assert any("no earlier partition" in note for note in batch.notes)

@@ -1,0 +1,171 @@
+"""Suites from a reference profile and the validation rules (no GX needed)."""
+
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from retrainer.config.validation import ValidationSection
+from retrainer.validation import SuiteError, ValidationSuite, build_suite
+
+
+def _by_kind(suite: ValidationSuite, kind: str, column: str | None = None) -> list[dict]:
+    return [
+        e
+        for e in suite.expectations
+        if e["meta"]["retrainer"]["kind"] == kind
+        and (column is None or e["kwargs"].get("column") == column)
+    ]
+
+
+def _build(profile, roles, **rules) -> ValidationSuite:
+    return build_suite(
+        profile, roles, ValidationSection.model_validate(rules), name="s", source={"kind": "t"}
+    )
+
+
+def test_default_suite_covers_every_configured_column(suite, columns):
+    # then each feature/id/timestamp column has presence, dtype and null checks ...
+    required = set(columns.feature_table_columns)
+    assert set(_by_kind(suite, "columns")[0]["kwargs"]["column_set"]) == required
+    assert {e["kwargs"]["column"] for e in _by_kind(suite, "dtype")} == required
+    assert {e["kwargs"]["column"] for e in _by_kind(suite, "not_null")} == required
+    # ... numeric ranges, categorical value sets, unique ids, row counts and time checks
+    assert {e["kwargs"]["column"] for e in _by_kind(suite, "range")} == set(columns.numeric)
+    assert {e["kwargs"]["column"] for e in _by_kind(suite, "categories")} == set(
+        columns.categorical
+    )
+    assert [e["kwargs"]["column"] for e in _by_kind(suite, "unique_id")] == ["loan_id"]
+    assert len(_by_kind(suite, "row_count")) == 1
+    assert [e["kwargs"]["column"] for e in _by_kind(suite, "freshness")] == ["event_time"]
+    assert [e["kwargs"]["column"] for e in _by_kind(suite, "monotonic_dates")] == ["event_time"]
+    # every expectation is an error except the column-set comparison
+    severities = {e["meta"]["retrainer"]["kind"]: e["severity"] for e in suite.expectations}
+    assert severities.pop("column_set") == "warning"
+    assert set(severities.values()) == {"critical"}
+
+
+def test_ranges_come_from_reference_quantiles_with_a_margin(profile, columns):
+    income = profile.profiles["income"]
+    low, high = income.quantile(0.001), income.quantile(0.999)
+
+    suite = _build(profile, columns, numeric={"margin": 0.5})
+
+    expectation = _by_kind(suite, "range", "income")[0]
+    assert expectation["kwargs"]["max_value"] == pytest.approx(high + 0.5 * (high - low), 1e-5)
+    # incomes are never negative in the reference, so the lower bound stays at 0
+    assert expectation["kwargs"]["min_value"] == 0.0
+    assert expectation["kwargs"]["mostly"] == 0.99
+
+
+def test_overrides_add_loosen_and_drop_per_column(profile, columns):
+    suite = _build(
+        profile,
+        columns,
+        columns={
+            "income": {"min_value": 5000, "max_value": 2e6, "severity": {"range": "warning"}},
+            "loan_amount": {"margin": 3.0, "max_outside_share": 0.1},
+            "utilization": {"max_null_share": 0.5},
+            "channel": {"extra_values": ["aggregator"], "max_unseen_share": 0.2},
+            "purpose": {"allowed_values": ["car", "medical"]},
+            "age": {"drop": ["range", "not_null"]},
+            "open_accounts": {"ignore": True},
+        },
+    )
+    default = _build(profile, columns)
+
+    income = _by_kind(suite, "range", "income")[0]
+    assert (income["kwargs"]["min_value"], income["kwargs"]["max_value"]) == (5000, 2e6)
+    assert income["severity"] == "warning"
+    wide, narrow = (
+        _by_kind(suite, "range", "loan_amount")[0],
+        _by_kind(default, "range", "loan_amount")[0],
+    )
+    assert wide["kwargs"]["max_value"] > narrow["kwargs"]["max_value"]
+    assert wide["kwargs"]["mostly"] == 0.9
+    assert _by_kind(suite, "not_null", "utilization")[0]["kwargs"]["mostly"] == 0.5
+    channel = _by_kind(suite, "categories", "channel")[0]["kwargs"]
+    assert "aggregator" in channel["value_set"]
+    assert channel["mostly"] == 0.8
+    assert _by_kind(suite, "categories", "purpose")[0]["kwargs"]["value_set"] == ["car", "medical"]
+    assert not _by_kind(suite, "range", "age")
+    assert not _by_kind(suite, "not_null", "age")
+    assert _by_kind(suite, "dtype", "age")  # only the dropped kinds go
+    assert not [e for e in suite.expectations if e["kwargs"].get("column") == "open_accounts"]
+    assert "open_accounts" not in _by_kind(suite, "columns")[0]["kwargs"]["column_set"]
+
+
+def test_kinds_can_be_dropped_for_all_columns(profile, columns):
+    suite = _build(profile, columns, drop=["range", "freshness", "column_set"])
+
+    kinds = suite.kinds()
+    assert "range" not in kinds
+    assert "freshness" not in kinds
+    assert "column_set" not in kinds
+    assert kinds["dtype"] == len(columns.feature_table_columns)
+
+
+def test_an_override_for_an_unknown_or_unfit_column_names_it(profile, columns):
+    with pytest.raises(SuiteError, match=r"validation\.columns\.incme: no such column"):
+        _build(profile, columns, columns={"incme": {"max_value": 3}})
+    with pytest.raises(SuiteError, match=r"validation\.columns\.channel: max_value only apply"):
+        _build(profile, columns, columns={"channel": {"max_value": 3}})
+    with pytest.raises(SuiteError, match=r"validation\.columns\.income: allowed_values only"):
+        _build(profile, columns, columns={"income": {"allowed_values": [1]}})
+
+
+def test_row_count_and_time_window_are_parameters_filled_per_batch(suite):
+    # given a suite whose reference days hold 2,000 rows each (margin 0.5)
+    assert suite.retrainer["rows_per_day"] == [1000.0, 3000.0]
+
+    # when computing the parameters of a two-day batch after a validated partition
+    params = suite.parameters_for([date(2026, 2, 2), date(2026, 2, 3)], date(2026, 2, 1))
+
+    # then the bounds scale with the days and the window is the dates plus the tolerance
+    assert (params["min_rows"], params["max_rows"]) == (2000, 6000)
+    assert params["earliest_event_time"] == pd.Timestamp("2026-02-01 23:00", tz="UTC")
+    assert params["latest_event_time"] == pd.Timestamp("2026-02-04 01:00", tz="UTC")
+    assert params["not_before"] == pd.Timestamp("2026-01-31 23:00", tz="UTC")
+    # a file without a date and without history gets no time window
+    bare = suite.parameters_for(None, None)
+    assert bare["earliest_event_time"] is None
+    assert bare["not_before"] is None
+    assert bare["min_rows"] == 1000
+
+
+def test_suite_json_round_trip_keeps_hash_and_profile(suite, tmp_path):
+    path = suite.save(tmp_path / "suite.json")
+
+    loaded = ValidationSuite.load(path)
+
+    assert loaded.hash == suite.hash
+    assert loaded.expectations == suite.expectations
+    assert loaded.profile == suite.profile
+    assert "reference" not in loaded.describe() or suite.hash in loaded.describe()
+
+
+def test_reading_something_else_fails_naming_the_file(tmp_path):
+    path = tmp_path / "other.json"
+    path.write_text('{"name": "x"}')
+
+    with pytest.raises(SuiteError, match=r"other\.json: not a Great Expectations suite"):
+        ValidationSuite.load(path)
+    with pytest.raises(SuiteError, match=r"missing\.json: no such suite file"):
+        ValidationSuite.load(tmp_path / "missing.json")
+
+
+def test_changed_rules_rebuild_the_suite_from_its_profile(suite, columns):
+    rules = ValidationSection(numeric={"margin": 2.0})
+    assert suite.is_current(columns, ValidationSection())
+    assert not suite.is_current(columns, rules)
+
+    rebuilt = suite.rebuilt(columns, rules)
+
+    assert rebuilt.profile == suite.profile
+    assert rebuilt.hash != suite.hash
+    assert rebuilt.source["rebuilt_from"] == suite.hash
+    assert rebuilt.is_current(columns, rules)
+
+
+def test_same_profile_and_rules_give_the_same_hash(profile, columns):
+    assert _build(profile, columns).hash == _build(profile, columns).hash
