@@ -51,12 +51,28 @@ lock: $(BIN)/python
 		--quiet -o requirements.lock
 
 # The demo starts from scratch: it replaces data/ and .retrainer/ in this checkout.
+# Commands that report a finding exit 1 (a quarantined batch, drift, degraded performance);
+# `|| test $$? -eq 1` accepts exactly that and still stops on real errors (exit 2).
 demo: $(STAMP) demo-clean
+	@echo "== 1. simulate 120 days of loan applications (drift on 03-12, a bad batch on 03-22, a downturn from 04-06)"
 	$(BIN)/retrainer simulate --scenario demo --days 120 --out data
-	$(BIN)/retrainer train --as-of 2026-03-01 --reason demo-initial
+	@echo "== 2. validate every batch with Great Expectations; the bad one is quarantined"
+	$(BIN)/retrainer validate --all || test $$? -eq 1
+	$(BIN)/retrainer validate --list-quarantine
+	@echo "== 3. train the first model on what was known on 2026-03-01; the gate makes it champion"
+	$(BIN)/retrainer train --as-of 2026-03-01 --reason initial
+	@echo "== 4. score every batch with the champion"
+	$(BIN)/retrainer score --all
+	@echo "== 5. drift of the week after the income drop against the champion's training profile"
+	$(BIN)/retrainer drift --current 2026-03-12:2026-03-18 --html .retrainer/reports/drift-demo.html || test $$? -eq 1
+	@echo "== 6. live performance as labels arrive (and estimated before they do)"
+	$(BIN)/retrainer monitor --html .retrainer/reports/monitoring-demo.html || test $$? -eq 1
+	@echo "== 7. retrain on recent data; the gate compares it with the stale champion"
+	$(BIN)/retrainer train --window fixed:21 --reason drift --promote
 	@echo
-	@echo "Champion: models:/credit-default@champion"
-	@echo "Open the MLflow UI:  $(BIN)/retrainer ui   (then http://127.0.0.1:5000)"
+	@echo "Champion: models:/credit-default@champion   (previous one: @previous_champion)"
+	@echo "Reports:  .retrainer/reports/"
+	@echo "MLflow UI: $(BIN)/retrainer ui   (then open http://127.0.0.1:5000)"
 
 demo-clean:
 	rm -rf data .retrainer

@@ -22,6 +22,7 @@ from tasks.training import (
     prepare_training_set,
     register_model,
 )
+from tasks.validation import log_validation_suite
 
 
 @flow(name="train", log_prints=True)
@@ -32,6 +33,7 @@ def train(
     reason: str = "manual",
     event_id: str | None = None,
     gate: bool = True,
+    promote: bool | None = None,
 ) -> dict[str, Any]:
     """Train the configured estimator on a window of labelled data and register it in MLflow.
 
@@ -43,6 +45,7 @@ def train(
         event_id: Id of the triggering event, recorded as lineage.
         gate: Run the gate flow on the new version right away (the first version of a model
             becomes champion when it passes its absolute bounds and sanity checks).
+        promote: Promote when the gate passes (default: see ``flows.gate.evaluate_gates``).
 
     Returns:
         The registered version, its URIs, holdout metrics and lineage.
@@ -65,6 +68,11 @@ def train(
         parent_version=champion_version,
         flow_run_id=flow_run.get_id(),
     )
+    # the artefacts that travel with the version: the data-validation suite built from the
+    # training rows (validates every batch while this version is champion)
+    result["validation_suite"] = log_validation_suite(
+        project, prepared.training.frame, run_id=result["run_id"]
+    )
     emit(
         events.MODEL_TRAINED,
         project.model_name,
@@ -81,7 +89,9 @@ def train(
     if gate:
         from flows.gate import evaluate_gates
 
-        gate_result = evaluate_gates(config=config, version=result["version"], as_of=as_of)
+        gate_result = evaluate_gates(
+            config=config, version=result["version"], as_of=as_of, promote=promote
+        )
         result["gate"] = {
             "status": gate_result["status"],
             "summary": gate_result["summary"],

@@ -69,13 +69,25 @@ def validate_data(
             "suite": None,
         }
     configure_tracking(project)
-    suite = resolve_validation_suite(project)
-    flow_run_id = flow_run.get_id()
     if path is not None:
         mode, days, skipped = "path", [None], []
     else:
         selection = select_partitions(project, date, start, end)
         mode, days, skipped = selection.mode, selection.dates, selection.skipped
+    if not days:
+        logger.info("nothing to validate: %d partition(s) validated before", len(skipped))
+        return {
+            "valid": True,
+            "enabled": True,
+            "mode": mode,
+            "suite": None,
+            "batches": [],
+            "already_validated": len(skipped),
+            "invalid": [],
+            "quarantined": [],
+        }
+    suite = resolve_validation_suite(project)
+    flow_run_id = flow_run.get_id()
     batches, records = [], []
     for day in days:  # in date order: each one is "the last validated partition" of the next
         batch = (

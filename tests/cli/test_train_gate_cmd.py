@@ -43,10 +43,11 @@ def test_local_gate_waiting_for_approval_is_approved_from_the_cli(make_project, 
             "promotion": {"auto_promote": True},
         },
     )
+    from flows.train import train
+
+    assert train(config=str(path))["promoted"]
+    version = train(config=str(path), gate=False)["version"]
     local = {"PREFECT_API_URL": None}
-    assert run_cli("train", "-c", str(path), **local).exit_code == 0
-    second = run_cli("train", "-c", str(path), "--no-gate", "--json", **local)
-    version = second.json()["version"]
 
     # when the gate requires a human
     waiting = run_cli(

@@ -65,7 +65,8 @@ def test_bad_estimator_param_fails_before_any_work():
     data["estimator"]["params"] = {"max_iter": "lots"}
 
     (line,) = _problems(data)
-    assert "estimator" in line and "max_iter" in line
+    assert "estimator" in line
+    assert "max_iter" in line
 
 
 def test_regressor_for_a_classification_task_is_rejected():

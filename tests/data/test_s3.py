@@ -1,5 +1,7 @@
 """S3 round trips against a real S3-compatible HTTP server (moto_server on 127.0.0.1)."""
 
+import contextlib
+
 import boto3
 import pandas as pd
 import pytest
@@ -13,10 +15,8 @@ pytestmark = pytest.mark.slow
 def bucket(s3_env):
     name = "retrainer-test"
     client = boto3.client("s3")
-    try:
+    with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
         client.create_bucket(Bucket=name)
-    except client.exceptions.BucketAlreadyOwnedByYou:
-        pass
     yield name
     for obj in client.list_objects_v2(Bucket=name).get("Contents", []):
         client.delete_object(Bucket=name, Key=obj["Key"])

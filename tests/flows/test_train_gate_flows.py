@@ -77,7 +77,7 @@ def test_first_model_below_an_absolute_floor_does_not_become_champion(make_proje
 @pytest.fixture
 def stale_champion(make_project):
     """A project whose champion was trained before a sudden concept drift (day 60)."""
-    path, sim = make_project("concept_sudden", days=90)
+    path, _sim = make_project("concept_sudden", days=90)
     first = train(config=str(path), as_of="2026-02-25", reason="initial")
     assert first["promoted"]
     return path, first["version"]

@@ -190,13 +190,22 @@ def test_a_second_pending_run_has_nothing_to_validate(validated):
     assert again["valid"] is True
 
 
-def test_a_quarantined_batch_is_never_read_by_the_train_flow(validated):
-    import mlflow
-
+@pytest.fixture(scope="module")
+def trained(validated):
+    """The validated project after training on everything known at the end of the stream."""
     from flows.train import train
-    from retrainer.simulate import Schedule
 
     config, _ = validated
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    return config, train(config=str(config), as_of=f"2026-01-{DAYS}", reason="test")
+
+
+def test_a_quarantined_batch_is_never_read_by_the_train_flow(trained):
+    import mlflow
+
+    from retrainer.simulate import Schedule
+
+    config, result = trained
     _, catalog = _catalog(config)
     as_of = date(2026, 1, DAYS)
     labels = catalog.labels.read()
@@ -205,8 +214,7 @@ def test_a_quarantined_batch_is_never_read_by_the_train_flow(validated):
     clean_days = [d for d in schedule.dates() if d.isoformat() not in (UNIT_CHANGE, DTYPE_BREAK)]
     clean_labelled = catalog.features.read(dates=clean_days)["loan_id"].isin(labelled).sum()
 
-    # when training on everything known at the end of the stream
-    result = train(config=str(config), as_of=as_of.isoformat(), reason="test")
+    # when the model was trained on everything known at the end of the stream (fixture)
 
     # then the model saw (train + holdout) exactly the labelled rows of the partitions that
     # were not quarantined: 600 fewer than the stream's labelled rows, the two broken days
@@ -216,6 +224,29 @@ def test_a_quarantined_batch_is_never_read_by_the_train_flow(validated):
     # (the broken batches still exist, in the quarantine)
     assert catalog.quarantine.is_quarantined("features", UNIT_CHANGE)
     assert catalog.quarantine.is_quarantined("features", DTYPE_BREAK)
+
+
+def test_the_suite_logged_with_the_champion_validates_later_batches(trained):
+    import mlflow
+
+    from flows.validate import validate_data
+    from tasks.validation import log_validation_suite
+
+    config, result = trained
+    project, catalog = _catalog(config)
+    frame = catalog.load_labelled(as_of=f"2026-01-{DAYS}").frame
+
+    # when the train flow's hook logs the suite of the champion's training frame
+    path = log_validation_suite(project, frame, run_id=result["run_id"])
+
+    # then it is an artifact of the training run, and it validates the next batches
+    assert path == "validation/expectation_suite.json"
+    names = {a.path for a in mlflow.MlflowClient().list_artifacts(result["run_id"], "validation")}
+    assert names == {path}
+    again = validate_data(config=str(config), date="2026-01-20")
+    assert again["suite"]["kind"] == "champion"
+    assert "champion credit-default v1" in again["suite"]["source"]
+    assert again["valid"] is True
 
 
 def test_release_puts_the_batch_back_and_pending_runs_leave_it(validated):

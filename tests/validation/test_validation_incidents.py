@@ -188,3 +188,39 @@ def test_a_file_without_partition_date_skips_the_time_checks_with_a_note(stream,
     assert batch.verdict == "valid"
     assert any("no partition date" in note for note in batch.notes)
     assert any("no earlier partition" in note for note in batch.notes)
+
+
+def test_explicit_row_bounds_replace_the_reference_ones(stream, profile, columns):
+    day, frame = _one_day(stream)
+    rules = ValidationSection.model_validate({"row_count": {"min_rows": 10, "max_rows": 1500}})
+    bounded = build_suite(profile, columns, rules, name="bounded", source={})
+
+    batch = _validate(bounded, frame, day)
+
+    _assert_rejected(batch, None, "expect_table_row_count_to_be_between")
+    assert batch.errors[0].message.endswith("2,000 rows, expected 10..1,500 rows")
+
+
+def test_an_open_lower_row_bound_is_evaluated():
+    from retrainer.config.core import ColumnsSection
+    from retrainer.validation import profile_reference
+
+    # given a reference without timestamps (no daily counts) and only an upper bound
+    roles = ColumnsSection(id="id", timestamp="ts", target="y", numeric=["x"])
+    reference = pd.DataFrame({"id": ["a", "b"], "x": [1.0, 2.0]})
+    profile = profile_reference(
+        reference,
+        id_column="id",
+        timestamp_column="ts",
+        numeric_columns=["x"],
+        categorical_columns=[],
+    )
+    rules = ValidationSection.model_validate({"row_count": {"max_rows": 3}, "drop": ["columns"]})
+    suite = build_suite(profile, roles, rules, name="open", source={})
+
+    small = validate_batch(pd.DataFrame({"id": ["c"], "x": [1.5]}), suite, label="small")
+    large = validate_batch(pd.DataFrame({"id": list("cdef"), "x": [1.5] * 4}), suite, label="l")
+
+    assert small.verdict == "valid", [f.message for f in small.findings]
+    assert [f.kind for f in large.errors] == ["row_count"]
+    assert large.errors[0].message.endswith("4 rows, expected none..3 rows")

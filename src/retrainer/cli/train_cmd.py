@@ -46,6 +46,15 @@ def train(
             "--gate/--no-gate", help="Run the gate on the new version right after training."
         ),
     ] = True,
+    promote: Annotated[
+        bool | None,
+        typer.Option(
+            "--promote/--no-promote",
+            help="Promote when the gate passes (default: first version yes, later ones per "
+            "promotion.auto_promote).",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Train the configured estimator through the Prefect train flow and register it in MLflow.
@@ -81,6 +90,7 @@ def train(
             reason=reason,
             event_id=event_id,
             gate=gate,
+            promote=promote,
         )
     except TrainingDataError as exc:
         fail_usage(str(exc))

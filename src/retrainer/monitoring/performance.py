@@ -9,6 +9,14 @@ on a date (:func:`retrainer.monitoring.labels.join_labels`) and computes:
 - a verdict per metric, scope and basis against the configured thresholds. A scope with fewer
   rows than its minimum support is reported as ``insufficient_data``, never as passed.
 
+A realised value beyond its threshold is also tested against sampling noise (when
+``monitoring.significance`` is set): the shortfall from the reference divided by the
+Poisson-bootstrap standard errors of the window's and the reference's metric must pass a
+one-sided z-test at ``significance / number of realised checks`` (Bonferroni), otherwise the
+check is a ``warning`` that does not count. Without it, small segments and small holdouts
+raise false alarms whenever several segments are monitored. Estimated values are judged on
+the threshold alone.
+
 The reference performance (what "a drop" is measured from) is the champion's holdout
 performance: the ``holdout_<metric>`` values recorded at training time when given, otherwise
 the metrics recomputed on the reference rows. A segment's reference is its own metric on the

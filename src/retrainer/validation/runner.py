@@ -160,7 +160,9 @@ def run_suite(
     outcome = batch.validate(
         _gx_suite(gx, suite, evaluated),
         result_format=result_format or RESULT_FORMAT,
-        expectation_parameters={k: v for k, v in parameters.items() if v is not None},
+        # every parameter, None included: GX fails the whole run on a missing one, while a
+        # None bound is open (both bounds None was filtered out above)
+        expectation_parameters=dict(parameters),
     )
     seconds = time.perf_counter() - started
     return SuiteRun(result=json_safe(outcome.to_json_dict()), skipped=skipped, seconds=seconds)

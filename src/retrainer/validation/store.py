@@ -108,10 +108,11 @@ def build_suite_from_frame(
     cols = cfg.columns
     daily_rows = None
     if catalog is not None and cols.timestamp in frame.columns and not frame.empty:
-        stamps = pd.to_datetime(frame[cols.timestamp], utc=True)
+        stamps = pd.to_datetime(frame[cols.timestamp], utc=True).dropna()
         days = sorted(set(stamps.dt.date))
-        present = set(catalog.features.dates(days[0], days[-1]))
-        daily_rows = partition_row_counts(catalog, [d for d in days if d in present]) or None
+        if days:
+            present = set(catalog.features.dates(days[0], days[-1]))
+            daily_rows = partition_row_counts(catalog, [d for d in days if d in present]) or None
     try:
         profile = profile_reference(
             frame,

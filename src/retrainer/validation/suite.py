@@ -271,8 +271,9 @@ class ValidationSuite:
         timezone = meta.get("timestamp_timezone")
 
         def stamp(day: date) -> pd.Timestamp:
+            # partitions are UTC days; a naive timestamp column is taken to be UTC
             moment = pd.Timestamp(datetime(day.year, day.month, day.day))
-            return moment.tz_localize(timezone) if timezone else moment
+            return moment.tz_localize("UTC").tz_convert(timezone) if timezone else moment
 
         if dates:
             first, last = min(dates), max(dates)
