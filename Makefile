@@ -51,8 +51,9 @@ lock: $(BIN)/python
 		--quiet -o requirements.lock
 
 # The demo starts from scratch: it replaces data/ and .retrainer/ in this checkout.
-# Commands that report a finding exit 1 (a quarantined batch, drift, degraded performance);
-# `|| test $$? -eq 1` accepts exactly that and still stops on real errors (exit 2).
+# Commands that report a finding exit 1 (a quarantined batch, drift, degraded performance,
+# a failed gate); `|| test $$? -eq 1` accepts exactly that and still stops on real errors
+# (exit 2).
 demo: $(STAMP) demo-clean
 	@echo "== 1. simulate 120 days of loan applications (drift on 03-12, a bad batch on 03-22, a downturn from 04-06)"
 	$(BIN)/retrainer simulate --scenario demo --days 120 --out data
@@ -68,7 +69,7 @@ demo: $(STAMP) demo-clean
 	@echo "== 6. live performance as labels arrive (and estimated before they do)"
 	$(BIN)/retrainer monitor --html .retrainer/reports/monitoring-demo.html || test $$? -eq 1
 	@echo "== 7. retrain on recent data; the gate compares it with the stale champion"
-	$(BIN)/retrainer train --window fixed:21 --reason drift --promote
+	$(BIN)/retrainer train --window fixed:21 --reason drift --promote || test $$? -eq 1
 	@echo
 	@echo "Champion: models:/credit-default@champion   (previous one: @previous_champion)"
 	@echo "Reports:  .retrainer/reports/"

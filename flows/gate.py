@@ -98,7 +98,8 @@ def evaluate_gates(
 
     Returns:
         The gate document: verdict, checks, metrics, holdout, MLflow run id, report path,
-        and whether the version was promoted.
+        whether the version was promoted, the id of the ``retrainer.gate.*`` event (None
+        while waiting for approval) and this flow run's id.
     """
     project = load_project(config)
     configure_tracking(project)
@@ -145,10 +146,11 @@ def evaluate_gates(
         "metrics": report.metrics,
         "holdout": result["holdout"],
     }
+    event_id = None
     if status == "passed":
-        emit(events.GATE_PASSED, project.model_name, payload, version=challenger.version)
+        event_id = emit(events.GATE_PASSED, project.model_name, payload, version=challenger.version)
     elif status == "failed":
-        emit(events.GATE_FAILED, project.model_name, payload, version=challenger.version)
+        event_id = emit(events.GATE_FAILED, project.model_name, payload, version=challenger.version)
     else:
         get_run_logger().info(
             "v%s passed every automatic check and waits for approval: "
@@ -184,4 +186,6 @@ def evaluate_gates(
             get_run_logger().info("promoted v%s to champion", challenger.version)
     result["promoted"] = promoted
     result["champion_uri"] = f"models:/{project.model_name}@champion"
+    result["event_id"] = event_id
+    result["flow_run_id"] = flow_run.get_id()
     return result

@@ -12,6 +12,7 @@ from prefect.runtime import flow_run
 
 from retrainer import events
 from retrainer.training.windows import parse_window_option
+from tasks.drift import log_drift_baseline
 from tasks.events import emit
 from tasks.project import configure_tracking, load_project
 from tasks.training import (
@@ -22,7 +23,7 @@ from tasks.training import (
     prepare_training_set,
     register_model,
 )
-from tasks.validation import log_validation_suite
+from tasks.validation import log_validation_suite, screen_training_partitions
 
 
 @flow(name="train", log_prints=True)
@@ -54,7 +55,10 @@ def train(
     configure_tracking(project)
     strategy = parse_window_option(window) if window else project.config.training.window
     champion_model, champion_version = load_champion(project)
-    labelled = load_labelled_data(project, as_of)
+    # a bad batch is never trained on: invalid partitions are left out, pending ones are
+    # validated first, skipped or allowed (validation.before_training)
+    screen = screen_training_partitions(project, as_of)
+    labelled = load_labelled_data(project, as_of, screen.excluded)
     prepared = prepare_training_set(project, labelled, strategy, champion_model)
     fitted = fit(project, prepared.training)
     metrics = evaluate_holdout(project, fitted.pipeline, prepared.holdout)
@@ -69,9 +73,19 @@ def train(
         flow_run_id=flow_run.get_id(),
     )
     # the artefacts that travel with the version: the data-validation suite built from the
-    # training rows (validates every batch while this version is champion)
+    # training rows (validates every batch while this version is champion) and the drift
+    # baseline (training features, and the model's scores on its fresh holdout)
     result["validation_suite"] = log_validation_suite(
-        project, prepared.training.frame, run_id=result["run_id"]
+        project, prepared.training.frame, run_id=result["run_id"], excluded=labelled.excluded
+    )
+    result["excluded_partitions"] = labelled.excluded
+    result["drift_baseline"] = log_drift_baseline(
+        project,
+        fitted.pipeline,
+        prepared.training.frame,
+        prepared.holdout,
+        run_id=result["run_id"],
+        version=result["version"],
     )
     emit(
         events.MODEL_TRAINED,

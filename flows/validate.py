@@ -41,7 +41,9 @@ def validate_data(
     and an HTML report) and an event: ``retrainer.data.validated`` or ``retrainer.data.invalid``
     with the failed expectations. A partition with an ``error`` finding is moved to the
     quarantine with its report; warnings are only reported; an ad-hoc ``path`` is never moved.
-    A markdown artifact lists the failed expectations (observed vs expected).
+    A markdown artifact lists the failed expectations (observed vs expected). Monotonic
+    partition dates compare each batch with the newest partition accepted before it showed up
+    in the table: one that arrives after a newer one was accepted fails.
 
     Args:
         config: Path to ``retrainer.yaml``.
@@ -53,7 +55,8 @@ def validate_data(
     Returns:
         ``valid`` (no batch blocked), ``mode``, ``suite`` (source and hash), ``batches`` (one
         summary each, with ``mlflow_run_id``, ``event`` and ``event_id``), ``invalid`` and
-        ``quarantined`` (labels / locations), ``already_validated`` (pending mode).
+        ``quarantined`` (labels / locations), ``already_validated`` (pending mode),
+        ``flow_run_id`` (the Prefect run holding the markdown artifact).
     """
     project = load_project(config)
     logger = get_run_logger()
@@ -113,6 +116,7 @@ def validate_data(
     return {
         "valid": not invalid,
         "enabled": True,
+        "flow_run_id": str(flow_run_id) if flow_run_id else None,
         "mode": mode,
         "suite": {"hash": suite.hash, "source": suite.describe(), "kind": suite.source.get("kind")},
         "batches": records,

@@ -6,10 +6,11 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from retrainer import events
 from retrainer.project import Project
 from retrainer.registry.lineage import TAG_GATE
 from retrainer.registry.models import CHAMPION, TAG_PREFIX, RegistryError
-from tasks.gating import registry_for
+from tasks.gating import record_human_decision, registry_for
 
 
 class ApprovalError(Exception):
@@ -39,8 +40,9 @@ def approve_version(
 
     With a paused gate run on a shared Prefect API, the run is resumed with the decision and
     records everything itself. Otherwise (the gate ran on a local ephemeral API and could not
-    wait) the decision is recorded on the version here, and an approved first version
-    becomes champion, as the gate would have done.
+    wait) the decision is recorded here as the gate would have done: on the version, on the
+    gate's MLflow run and report, as a ``retrainer.gate.passed|failed`` event, and an approved
+    first version becomes champion.
 
     Raises:
         ApprovalError: When the version does not exist or is not waiting for approval.
@@ -83,15 +85,89 @@ def approve_version(
             f"{TAG_PREFIX}approved_at": now,
         },
     )
+    # the gate run and its report leave "awaiting_approval"; the verdict event follows
+    gate = record_human_decision(project, version, tags, approve, reviewer, comment)
+    gate_event_id = _emit_gate_decision(project, version, gate, reviewer, comment)
     promoted = False
+    event_id = None
     if approve:
         cfg = project.config
         first_version = registry.version_by_alias(CHAMPION) is None
         if first_version or (cfg.promotion.auto_promote and not cfg.promotion.stages):
-            registry.promote(version, reason=f"approved by {reviewer}", actor=reviewer)
+            previous = registry.promote(version, reason=f"approved by {reviewer}", actor=reviewer)
             promoted = True
+            event_id = _emit_promoted(project, version, previous, reviewer)
     verb = "approved" if approve else "rejected"
     message = f"{verb} v{version} (recorded on the version)"
     if promoted:
         message += f"; promoted to champion: models:/{project.model_name}@champion"
-    return {"version": version, "decision": verb, "promoted": promoted, "message": message}
+    return {
+        "version": version,
+        "decision": verb,
+        "promoted": promoted,
+        "promoted_event_id": event_id,
+        "gate_status": gate["status"],
+        "gate_event_id": gate_event_id,
+        "message": message,
+    }
+
+
+def _emit_gate_decision(
+    project: Project, version: str, gate: dict[str, Any], reviewer: str, comment: str
+) -> str | None:
+    """``retrainer.gate.passed`` / ``retrainer.gate.failed`` after a reviewer's decision.
+
+    The payload is the gate flow's, plus the reviewer. Like ``_emit_promoted``, only through
+    a shared Prefect API.
+    """
+    from flows.gate import prefect_api_is_shared
+    from tasks.events import emit
+
+    if not prefect_api_is_shared():
+        return None
+    event = events.GATE_PASSED if gate["status"] == "passed" else events.GATE_FAILED
+    checks = {c.get("name"): c for c in gate.get("checks", [])}
+    return emit(
+        event,
+        project.model_name,
+        {
+            "version": version,
+            "champion_version": gate.get("champion_version"),
+            "summary": gate.get("summary"),
+            "failed_checks": [checks.get(name, {"name": name}) for name in gate["failed_checks"]],
+            "metrics": gate.get("metrics"),
+            "holdout": gate.get("holdout"),
+            "human_approval": {
+                "decision": "approved" if gate["status"] == "passed" else "rejected",
+                "reviewer": reviewer,
+                "comment": comment,
+            },
+        },
+        version=version,
+    )
+
+
+def _emit_promoted(
+    project: Project, version: str, previous: str | None, reviewer: str
+) -> str | None:
+    """``retrainer.model.promoted``, as the gate emits it when it promotes.
+
+    Only through a shared Prefect API: automations live there, and emitting to the ephemeral
+    API of a local run would start a server that nobody listens to.
+    """
+    from flows.gate import prefect_api_is_shared
+    from tasks.events import emit
+
+    if not prefect_api_is_shared():
+        return None
+    return emit(
+        events.MODEL_PROMOTED,
+        project.model_name,
+        {
+            "version": version,
+            "previous_version": previous,
+            "reason": f"approved by {reviewer}",
+            "by": reviewer,
+        },
+        version=version,
+    )

@@ -6,6 +6,7 @@ Resolve the models, load the fresh holdout, collect evidence, judge, record the 
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from prefect.cache_policies import NO_CACHE
 
 from retrainer.data import DataCatalog, as_date
 from retrainer.gates import GateInputs, GateReport, ModelEvidence, evaluate_gates
+from retrainer.gates.report import CheckResult, format_value
 from retrainer.project import Project
 from retrainer.registry.lineage import TAG_GATE, load_model, mlflow_metric_name
 from retrainer.registry.models import (
@@ -64,6 +66,7 @@ class Holdout:
     end: date | None
     as_of: date
     notes: list[str] = field(default_factory=list)
+    not_fresh: str | None = None  # why the rows may have been used to train the challenger
 
 
 def registry_for(project: Project) -> ModelRegistry:
@@ -132,12 +135,17 @@ def load_holdout(
     The holdout is the latest labelled window that was NOT used to train the challenger.
     Labels that arrived since training are included (``as_of`` defaults to the newest data).
     A champion trained on any of these days would be favoured; that is noted in the report.
+
+    A version without recorded holdout dates (registered outside the train flow) is judged
+    on the latest labelled days, which it may have been trained on: its ``holdout`` check
+    fails (fail closed) unless ``gates.holdout.allow_unrecorded`` is true, which only notes it.
     """
     cfg = project.config
     catalog = DataCatalog.for_project(project)
     start_tag = challenger.tags.get(f"{TAG_PREFIX}holdout_start")
     end_tag = challenger.tags.get(f"{TAG_PREFIX}holdout_end")
     notes: list[str] = []
+    not_fresh: str | None = None
     if start_tag and end_tag:
         start, end = as_date(start_tag), as_date(end_tag)
     else:
@@ -148,10 +156,20 @@ def load_holdout(
             raise GateSetupError("no labelled data to build a holdout from")
         window = days[-cfg.gates.holdout.days :]
         start, end = window[0], window[-1]
-        notes.append(
-            f"v{challenger.version} has no recorded holdout; using the latest labelled days "
-            f"{start}..{end}, which it may have been trained on"
-        )
+        if cfg.gates.holdout.allow_unrecorded:
+            notes.append(
+                f"v{challenger.version} has no recorded holdout; using the latest labelled "
+                f"days {start}..{end}, which it may have been trained on "
+                "(gates.holdout.allow_unrecorded: true)"
+            )
+        else:
+            not_fresh = (
+                f"no recorded holdout dates: v{challenger.version} was not registered by the "
+                f"train flow, so the latest labelled days {start}..{end} may be rows it was "
+                "trained on; retrain it with `retrainer train`, or set "
+                "gates.holdout.allow_unrecorded: true to judge it on them anyway"
+            )
+            get_run_logger().warning("%s", not_fresh)
     labelled = catalog.load_labelled(start=start, end=end, as_of=as_of)
     if labelled.frame.empty:
         raise GateSetupError(f"no labelled rows in the holdout window {start}..{end}")
@@ -169,7 +187,7 @@ def load_holdout(
         len(labelled.frame),
         labelled.unlabelled_rows,
     )
-    return Holdout(labelled.frame, start, end, labelled.as_of, notes)
+    return Holdout(labelled.frame, start, end, labelled.as_of, notes, not_fresh)
 
 
 def _latency_ms_per_1k(model: Any, frame: pd.DataFrame, task_kind: str) -> float:
@@ -208,7 +226,7 @@ def judge(
     challenger: ModelEvidence,
     champion: ModelEvidence | None,
 ) -> GateReport:
-    """Run every gate check (fail-closed)."""
+    """Run every gate check (fail-closed); log one line per check in the run log."""
     cfg = project.config
     segments = [c for c in cfg.columns.segments if c in holdout.frame.columns]
     inputs = GateInputs(
@@ -217,9 +235,27 @@ def judge(
         classes=challenger.classes,
     )
     report = evaluate_gates(
-        cfg.gates, cfg.model.task, inputs, challenger, champion, rng_seed=cfg.training.random_state
+        cfg.gates,
+        cfg.model.task,
+        inputs,
+        challenger,
+        champion,
+        rng_seed=cfg.training.random_state,
+        holdout_not_fresh=holdout.not_fresh,
     )
-    get_run_logger().info("gate: %s", report.summary)
+    logger = get_run_logger()
+    for check in report.checks:
+        logger.log(
+            logging.WARNING if check.blocking else logging.INFO,
+            "check %s: observed %s; threshold %s; verdict %s%s — %s",
+            check.name,
+            format_value(check.observed),
+            check.threshold or "—",
+            check.verdict,
+            "" if check.required else " (info)",
+            check.message,
+        )
+    logger.info("gate: %s", report.summary)
     return report
 
 
@@ -231,6 +267,37 @@ def gate_report_html(
     holdout: Holdout,
 ) -> str:
     """The human-readable gate report."""
+    return render_gate_html(
+        project,
+        report,
+        challenger.label,
+        champion.label if champion else "none",
+        f"{holdout.start}..{holdout.end} ({len(holdout.frame)} rows)",
+        holdout.notes,
+    )
+
+
+def render_gate_html(
+    project: Project,
+    report: GateReport,
+    challenger_label: str,
+    champion_label: str,
+    holdout_text: str,
+    notes: list[str],
+) -> str:
+    """The gate report as HTML, from the report and what it was run on.
+
+    Args:
+        project: The project.
+        report: The gate report.
+        challenger_label: How the challenger is named (``v3``).
+        champion_label: How the champion is named (``v2``, or ``none``).
+        holdout_text: The holdout window and row count.
+        notes: Notes shown under the verdict.
+
+    Returns:
+        A self-contained HTML document.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -254,7 +321,7 @@ def gate_report_html(
         ]
     )
     sections = [
-        Section("Verdict", paragraphs=[report.summary, *holdout.notes]),
+        Section("Verdict", paragraphs=[report.summary, *notes]),
         Section("Checks", tables=[checks]),
     ]
     if report.metrics:
@@ -282,12 +349,12 @@ def gate_report_html(
         )
     meta = {
         "model": project.model_name,
-        "challenger": challenger.label,
-        "champion": champion.label if champion else "none",
-        "holdout": f"{holdout.start}..{holdout.end} ({len(holdout.frame)} rows)",
+        "challenger": challenger_label,
+        "champion": champion_label,
+        "holdout": holdout_text,
     }
     return render_report(
-        f"Gate: {project.model_name} {challenger.label}",
+        f"Gate: {project.model_name} {challenger_label}",
         sections,
         verdict="passed"
         if report.passed
@@ -392,3 +459,103 @@ def record_gate(
         "gate_run_id": run_id,
         "report_html": str(html_path),
     }
+
+
+def _report_from_document(document: dict[str, Any]) -> GateReport:
+    """A :class:`GateReport` rebuilt from the ``gate_report.json`` the gate logged."""
+    fields = set(CheckResult.__dataclass_fields__)
+    checks = tuple(
+        CheckResult(**{k: v for k, v in check.items() if k in fields})
+        for check in document.get("checks", [])
+    )
+    return GateReport(
+        task=document.get("task", ""),
+        checks=checks,
+        has_champion=bool(document.get("has_champion")),
+        metrics=document.get("metrics") or {},
+    )
+
+
+def record_human_decision(
+    project: Project,
+    version: str,
+    version_tags: dict[str, str],
+    approve: bool,
+    reviewer: str,
+    comment: str = "",
+) -> dict[str, Any]:
+    """Record a reviewer's decision on a gate that could not wait for it (a local run).
+
+    The gate's MLflow run (``retrainer.gate_run_id`` on the version) gets the verdict tag
+    (``retrainer.gate`` = passed|failed) and the decision, and its report (JSON, Markdown,
+    HTML; the local HTML copy too) is rewritten with the ``human_approval`` check decided.
+    The version's own tags are the caller's business.
+
+    Args:
+        project: The project (MLflow configured).
+        version: The version decided on.
+        version_tags: Its tags (they name the gate run).
+        approve: The decision.
+        reviewer: Who decided.
+        comment: Their comment.
+
+    Returns:
+        The updated gate document (``status``, ``summary``, ``checks`` ...); with no gate run
+        to update, a minimal one.
+    """
+    import mlflow
+
+    decision = "approved" if approve else "rejected"
+    run_id = version_tags.get(f"{TAG_PREFIX}gate_run_id")
+    champion = version_tags.get(f"{TAG_PREFIX}gate_champion")
+    document: dict[str, Any] = {
+        "status": "passed" if approve else "failed",
+        "summary": f"{decision} by {reviewer}" + (f": {comment}" if comment else ""),
+        "model": project.model_name,
+        "challenger_version": version,
+        "champion_version": None if champion in (None, "none") else champion,
+        "failed_checks": [],
+        "metrics": {},
+    }
+    if not run_id:
+        return document
+    client = mlflow.MlflowClient()
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            local = client.download_artifacts(run_id, "gate/gate_report.json", tmp)
+            logged = json.loads(Path(local).read_text())
+        except (OSError, ValueError, mlflow.exceptions.MlflowException):
+            logged = None
+        if logged is not None:
+            report = _report_from_document(logged).with_human_approval(
+                decision,
+                reviewer=reviewer,
+                comment=comment,
+                timeout_seconds=project.config.gates.human_approval.timeout_seconds,
+            )
+            status = gate_status(report)
+            document = {**logged, **report.to_dict(), "status": status}
+            holdout = document.get("holdout") or {}
+            html = render_gate_html(
+                project,
+                report,
+                f"v{version}",
+                f"v{document['champion_version']}" if document.get("champion_version") else "none",
+                f"{holdout.get('start')}..{holdout.get('end')} ({holdout.get('rows')} rows)",
+                list(holdout.get("notes") or []),
+            )
+            out = Path(tmp) / "gate"
+            out.mkdir()
+            (out / "gate_report.json").write_text(json.dumps(document, indent=2, default=str))
+            (out / "gate_report.md").write_text(report.to_markdown())
+            (out / "gate_report.html").write_text(html)
+            (project.reports_dir("gates") / f"gate-v{version}.html").write_text(
+                html, encoding="utf-8"
+            )
+            client.log_artifacts(run_id, str(out), artifact_path="gate")
+            for name, value in _flatten_metrics(report).items():
+                client.log_metric(run_id, name, value)
+    client.set_tag(run_id, f"{TAG_PREFIX}gate", document["status"])
+    client.set_tag(run_id, f"{TAG_PREFIX}approval", decision)
+    client.set_tag(run_id, f"{TAG_PREFIX}approved_by", reviewer)
+    return {**document, "gate_run_id": run_id}

@@ -5,11 +5,8 @@ The statistics live in :mod:`retrainer.monitoring`; these tasks only read and wr
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -30,10 +27,12 @@ from retrainer.monitoring import (
 from retrainer.monitoring.html import render_html, render_markdown
 from retrainer.monitoring.labels import ARRIVAL_COLUMN, LABELLED_COLUMN
 from retrainer.monitoring.window import MonitoringWindow, resolve_window
+from retrainer.progress import track
 from retrainer.project import Project
 from retrainer.registry.lineage import load_model
 from retrainer.registry.models import CHAMPION
 from tasks.artifacts import artifact_key, publish_markdown
+from tasks.reporting import MetricLog, log_report_run, metric_key, write_report_files
 from tasks.training import registry_for
 
 
@@ -142,7 +141,7 @@ def score_partitions(project: Project, champion: Champion, dates: list[date]) ->
     written: dict[str, int] = {}
     read_cols = list(dict.fromkeys(cols.feature_table_columns))
     scored_at = datetime.now(UTC)
-    for day in dates:
+    for day in track(dates, "scoring partitions"):
         features = catalog.features.read(dates=[day], columns=read_cols)
         frame = score_features(
             champion.model,
@@ -368,12 +367,6 @@ def compute_report(
 
 # -- outputs --------------------------------------------------------------------------------
 
-_MLFLOW_KEY = re.compile(r"[^A-Za-z0-9_\-. /]")
-
-
-def _metric_key(*parts: str) -> str:
-    return ".".join(_MLFLOW_KEY.sub("_", p) for p in parts)[:250]
-
 
 def report_metrics(report: PerformanceReport) -> list[tuple[str, float, int, int]]:
     """Every statistic of a report as MLflow metrics ``(key, value, step, timestamp_ms)``.
@@ -383,48 +376,38 @@ def report_metrics(report: PerformanceReport) -> list[tuple[str, float, int, int
     per day ``daily.<metric>.<basis>`` and ``daily.labelled_share`` with step = day index in
     the window and the timestamp of that day.
     """
-    now = int(datetime.now(UTC).timestamp() * 1000)
-    out: list[tuple[str, float, int, int]] = []
-
-    def add(key: str, value: Any, step: int = 0, ts: int = now) -> None:
-        if value is None:
-            return
-        value = float(value)
-        if value == value:  # skip NaN
-            out.append((key, value, step, ts))
-
-    add("rows", report.rows)
-    add("labelled_rows", report.labelled_rows)
-    add("labelled_share", report.labelled_share)
-    add("breaches", len(report.breaches))
+    log = MetricLog()
+    log.add("rows", report.rows)
+    log.add("labelled_rows", report.labelled_rows)
+    log.add("labelled_share", report.labelled_share)
+    log.add("breaches", len(report.breaches))
     for check in report.checks:
         parts = [check.basis, check.metric]
         if check.segment:
             column, _, value = check.segment.partition("=")
             parts += [column, value]
-            add(_metric_key("support", *parts), check.support)
-        add(_metric_key(*parts), check.value)
+            log.add(metric_key("support", *parts), check.support)
+        log.add(metric_key(*parts), check.value)
         if check.segment is None:
-            add(_metric_key("support", check.basis), check.support)
-            add(_metric_key("threshold", check.metric), check.threshold.value)
-            add(_metric_key("reference", check.metric), check.threshold.reference)
+            log.add(metric_key("support", check.basis), check.support)
+            log.add(metric_key("threshold", check.metric), check.threshold.value)
+            log.add(metric_key("reference", check.metric), check.threshold.reference)
         if check.z is not None:
-            add(_metric_key("z", *parts), check.z)
+            log.add(metric_key("z", *parts), check.z)
     for metric, gap in report.expectation_gap.items():
-        add(_metric_key("expectation_gap", metric), gap)
+        log.add(metric_key("expectation_gap", metric), gap)
     if report.window_start is not None and len(report.daily):
         for _, row in report.daily.iterrows():
             day = row["date"]
             step = (day - report.window_start).days
-            ts = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
-            add("daily.labelled_share", row["labelled_share"], step, ts)
-            add("daily.rows", row["rows"], step, ts)
+            log.add("daily.labelled_share", row["labelled_share"], step, day)
+            log.add("daily.rows", row["rows"], step, day)
             for metric in report.metrics:
                 for basis in ("realised", "estimated"):
                     column = f"{metric}_{basis}"
                     if column in row.index:
-                        add(_metric_key("daily", metric, basis), row[column], step, ts)
-    return out
+                        log.add(metric_key("daily", metric, basis), row[column], step, day)
+    return log.rows
 
 
 @task(name="write-monitoring-report", cache_policy=NO_CACHE)
@@ -436,19 +419,13 @@ def write_html_report(
     Returns:
         Paths of the HTML and JSON files in the state directory.
     """
-    directory = project.reports_dir("monitoring")
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    base = directory / f"performance-{report.as_of}-{stamp}"
-    page = render_html(report)
-    html_path = base.with_suffix(".html")
-    html_path.write_text(page, encoding="utf-8")
-    json_path = base.with_suffix(".json")
-    json_path.write_text(json.dumps(report.to_dict(), indent=2), encoding="utf-8")
-    if html:
-        target = Path(html)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(page, encoding="utf-8")
-    return str(html_path), str(json_path)
+    return write_report_files(
+        project.reports_dir("monitoring"),
+        f"performance-{report.as_of}",
+        render_html(report),
+        report.to_dict(),
+        html,
+    )
 
 
 @task(name="log-monitoring-run", cache_policy=NO_CACHE)
@@ -460,9 +437,6 @@ def log_monitoring_run(
     Returns:
         The run id.
     """
-    import mlflow
-    from mlflow.entities import Metric, Param, RunTag
-
     tags = {
         "retrainer.kind": "monitoring",
         "retrainer.model": project.model_name,
@@ -472,30 +446,21 @@ def log_monitoring_run(
         "retrainer.as_of": str(report.as_of),
         "retrainer.verdict": report.verdict,
     }
-    client = mlflow.MlflowClient()
-    with mlflow.start_run(run_name=f"monitor-{report.as_of}", tags=tags) as run:
-        run_id = run.info.run_id
-        metrics = [Metric(k, v, ts, step) for k, v, step, ts in report_metrics(report)]
-        for i in range(0, len(metrics), 900):
-            client.log_batch(run_id, metrics=metrics[i : i + 900])
-        params = {
-            "metrics": ",".join(report.metrics),
-            "window_days": str((report.window_end - report.window_start).days + 1)
-            if report.window_start and report.window_end
-            else "",
-            "min_support": str(project.config.monitoring.min_support),
-            "segment_min_support": str(project.config.monitoring.segments.min_support),
-            "significance": str(project.config.monitoring.significance),
-            "estimation": str(report.estimation.available),
-            "calibration": str(report.estimation.calibration),
-        }
-        client.log_batch(
-            run_id,
-            params=[Param(k, v) for k, v in params.items()],
-            tags=[RunTag(k, v) for k, v in tags.items()],
-        )
-        mlflow.log_artifact(html_path, artifact_path="monitoring")
-        mlflow.log_artifact(json_path, artifact_path="monitoring")
+    params = {
+        "metrics": ",".join(report.metrics),
+        "window_days": str((report.window_end - report.window_start).days + 1)
+        if report.window_start and report.window_end
+        else "",
+        "min_support": str(project.config.monitoring.min_support),
+        "segment_min_support": str(project.config.monitoring.segments.min_support),
+        "significance": str(project.config.monitoring.significance),
+        "estimation": str(report.estimation.available),
+        "calibration": str(report.estimation.calibration),
+    }
+    metrics = report_metrics(report)
+    run_id = log_report_run(
+        f"monitor-{report.as_of}", tags, params, metrics, [html_path, json_path], "monitoring"
+    )
     get_run_logger().info("logged monitoring run %s (%d metrics)", run_id, len(metrics))
     return run_id
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -58,16 +59,28 @@ def load_champion(project: Project) -> tuple[Any | None, str | None]:
 
 
 @task(name="load-labelled-data", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
-def load_labelled_data(project: Project, as_of: str | None = None) -> LabelledWindow:
-    """Every feature row joined with the labels known by ``as_of`` (quarantine excluded)."""
+def load_labelled_data(
+    project: Project, as_of: str | None = None, exclude: Mapping[str, str] | None = None
+) -> LabelledWindow:
+    """Every feature row joined with the labels known by ``as_of``, bad batches left out.
+
+    Quarantined partitions are not in the table; ``exclude`` (from
+    :func:`tasks.validation.screen_training_partitions`) names the partitions that are but
+    must not be read (invalid, or never validated), each with the reason, kept as lineage in
+    :attr:`LabelledWindow.excluded`.
+    """
     catalog = DataCatalog.for_project(project)
-    labelled = catalog.load_labelled(as_of=as_of)
-    get_run_logger().info(
-        "read %d labelled rows (%d still unlabelled) from %d feature partitions up to %s",
+    labelled = catalog.load_labelled(as_of=as_of, exclude=exclude)
+    logger = get_run_logger()
+    logger.info(
+        "read %d labelled rows (%d still unlabelled) from %d feature partitions up to %s%s",
         len(labelled.frame),
         labelled.unlabelled_rows,
         len(labelled.feature_files),
         labelled.as_of,
+        f"; {len(labelled.excluded)} partition(s) left out: {', '.join(labelled.excluded)}"
+        if labelled.excluded
+        else "",
     )
     return labelled
 

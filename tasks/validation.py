@@ -6,7 +6,8 @@ import getpass
 import json
 import re
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import pandas as pd
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
 
 from retrainer import events
 from retrainer.data import DataCatalog, DataReadError, QuarantineError, as_date
@@ -23,12 +25,16 @@ from retrainer.validation import (
     ValidationSuite,
     markdown_summary,
     render_html,
+    screen_partitions,
     unreadable_batch,
     validate_batch,
 )
+from retrainer.validation.ledger import BLOCKED
 from retrainer.validation.store import (
+    SUITE_ARTIFACT_DIR,
     build_suite_from_frame,
     ledger_for,
+    log_batch_result,
     log_suite_artifact,
     resolve_suite,
 )
@@ -51,19 +57,47 @@ class BatchSelection:
     skipped: list[str]
 
 
+@dataclass
+class TrainingScreen:
+    """What the train flow may read, after validating pending partitions when configured.
+
+    Attributes:
+        before_training: The policy applied (``validation.before_training``; ``allow`` when
+            validation is disabled).
+        excluded: ISO date → why the partition is not read (invalid, quarantined, not
+            validated).
+        validated: Partitions this train run validated first (``validate``).
+        unvalidated_read: Partitions read although never validated (``allow``).
+    """
+
+    before_training: str
+    excluded: dict[str, str] = field(default_factory=dict)
+    validated: list[str] = field(default_factory=list)
+    unvalidated_read: list[str] = field(default_factory=list)
+
+
+EXCLUDED_ARTIFACT = f"{SUITE_ARTIFACT_DIR}/excluded_partitions.json"
+
+
 @task(name="log-validation-suite", cache_policy=NO_CACHE)
 def log_validation_suite(
-    project: Project, reference_frame: pd.DataFrame, run_id: str | None = None
+    project: Project,
+    reference_frame: pd.DataFrame,
+    run_id: str | None = None,
+    excluded: Mapping[str, str] | None = None,
 ) -> str:
     """Build the suite from a model's training frame and log it with the training run.
 
     The train flow calls this with the frame the model was fitted on; while that version is
-    the champion, its suite validates every new batch (``flows/validate.py``).
+    the champion, its suite validates every new batch (``flows/validate.py``). The partitions
+    the run left out of its data (and why) are logged with it, as lineage: the tag
+    ``retrainer.excluded_partitions`` (dates) and ``validation/excluded_partitions.json``.
 
     Args:
         project: The project.
         reference_frame: The training rows (the target column is ignored).
         run_id: The MLflow training run; default: the active run.
+        excluded: ISO date → why, for the feature partitions the training run did not read.
 
     Returns:
         The artifact path within the run (``validation/expectation_suite.json``).
@@ -93,7 +127,100 @@ def log_validation_suite(
         len(suite.expectations),
         path,
     )
+    _log_exclusions(dict(excluded or {}), run_id)
     return path
+
+
+def _log_exclusions(excluded: dict[str, str], run_id: str | None) -> None:
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    run = run_id or mlflow.active_run().info.run_id  # type: ignore[union-attr]
+    dates = ",".join(sorted(excluded)) or "none"
+    client.set_tag(run, "retrainer.excluded_partitions", dates[:5000])
+    if not excluded:
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        local = Path(tmp) / Path(EXCLUDED_ARTIFACT).name
+        local.write_text(json.dumps(dict(sorted(excluded.items())), indent=1), encoding="utf-8")
+        client.log_artifact(run, str(local), artifact_path=SUITE_ARTIFACT_DIR)
+
+
+def screen_training_partitions(project: Project, as_of: str | None = None) -> TrainingScreen:
+    """Decide which feature partitions up to ``as_of`` the train flow may read.
+
+    Runs inside the train flow, before the data is loaded. Partitions the validation ledger
+    marks invalid or quarantined are never read. Partitions never validated are handled per
+    ``validation.before_training``: ``validate`` runs the validation flow's tasks on them first
+    (with the champion's suite, else the reference one; failures are quarantined or marked
+    invalid, and left out), ``skip`` leaves them out, ``allow`` reads them. With validation
+    disabled (``validation.enabled: false``) they are read.
+
+    Args:
+        project: The project (MLflow must be configured for ``validate``).
+        as_of: The train flow's ``as_of`` (default: the latest partition).
+
+    Returns:
+        The exclusions (with reasons), what was validated and what was read unvalidated.
+    """
+    logger = get_run_logger()
+    rules = project.config.validation
+    catalog = DataCatalog.for_project(project)
+    table = catalog.features
+    ledger = ledger_for(project, catalog)
+    everything = table.dates()
+    ledger.observe(everything)
+    end = as_date(as_of) if as_of is not None else (everything[-1] if everything else None)
+    policy = rules.before_training if rules.enabled else "allow"
+    screen = TrainingScreen(before_training=policy)
+    window = [d for d in everything if end is None or d <= end]
+    pending = ledger.pending(window)
+    if policy == "validate" and pending:
+        logger.info(
+            "validating %d partition(s) never validated before training (%s .. %s; "
+            "validation.before_training: validate)",
+            len(pending),
+            pending[0],
+            pending[-1],
+        )
+        suite = resolve_validation_suite(project)
+        run_id = flow_run.get_id()
+        batches = []
+        for day in pending:  # in date order, like the validation flow
+            batch = validate_partition(project, suite, day)
+            batch.quarantine = record_validation(project, batch, run_id)["quarantine"]
+            batches.append(batch)
+        publish_validation_summary(project, batches, suite)
+        screen.validated = [d.isoformat() for d in pending]
+        window = [d for d in table.dates() if end is None or d <= end]
+    entries = ledger.entries()
+    partitions = screen_partitions(window, entries, policy)
+    screen.unvalidated_read = [d.isoformat() for d in partitions.pending if policy == "allow"]
+    # batches moved to the quarantine are not in the table any more: listed for the lineage
+    moved = {
+        day: f"quarantined (validated {str(entry.get('at', ''))[:10]}: "
+        f"{entry.get('reason') or 'see the quarantine report'})"
+        for day, entry in entries.items()
+        if entry.get("status") in BLOCKED
+        and day not in partitions.excluded
+        and day not in window
+        and (end is None or day <= end)
+    }
+    excluded = {**partitions.excluded, **moved}
+    screen.excluded = {day.isoformat(): why for day, why in sorted(excluded.items())}
+    for day, why in list(screen.excluded.items())[:20]:
+        logger.warning("not training on %s: %s", day, why)
+    if len(screen.excluded) > 20:
+        logger.warning("... and %d more partitions left out", len(screen.excluded) - 20)
+    if screen.unvalidated_read:
+        logger.warning(
+            "reading %d partition(s) never validated (%s): %s",
+            len(screen.unvalidated_read),
+            "validation is disabled" if not rules.enabled else "validation.before_training: allow",
+            ", ".join(screen.unvalidated_read[:10])
+            + (" ..." if len(screen.unvalidated_read) > 10 else ""),
+        )
+    return screen
 
 
 @task(name="resolve-validation-suite", cache_policy=NO_CACHE)
@@ -121,6 +248,8 @@ def select_partitions(
     """
     catalog = DataCatalog.for_project(project)
     table = catalog.features
+    ledger = ledger_for(project, catalog)
+    ledger.observe(table.dates())  # first sightings: tells a backlog from a late arrival
     if day is not None:
         requested = as_date(day)
         if not table.exists(requested):
@@ -141,7 +270,6 @@ def select_partitions(
                 f"{end or 'the end'} in {catalog.storage.uri}"
             )
         return BatchSelection("window", days, [])
-    ledger = ledger_for(project, catalog)
     days = table.dates()
     pending = ledger.pending(days)
     return BatchSelection(
@@ -151,10 +279,16 @@ def select_partitions(
 
 @task(name="validate-partition", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=2)
 def validate_partition(project: Project, suite: ValidationSuite, day: date) -> BatchValidation:
-    """Read one feature partition and run the suite on it."""
+    """Read one feature partition and run the suite on it.
+
+    Monotonic partition dates: the batch's events are compared with the newest partition
+    accepted before this one first showed up in the table (see
+    :meth:`retrainer.validation.ValidationLedger.monotonic_reference`), so a partition that
+    arrives after a newer one was accepted fails.
+    """
     catalog = DataCatalog.for_project(project)
     table = catalog.features
-    previous = ledger_for(project, catalog).last_accepted_before(day)
+    previous = ledger_for(project, catalog).monotonic_reference(day)
     location = catalog.storage.describe(table.partition_prefix(day))
     try:
         read = table.read_window(dates=[day])
@@ -208,16 +342,6 @@ def validate_file(project: Project, suite: ValidationSuite, path: str) -> BatchV
     return batch
 
 
-def _artifact_files(batch: BatchValidation, html: str, directory: Path) -> list[Path]:
-    result = directory / "gx_result.json"
-    result.write_text(json.dumps(batch.result, indent=1, default=str), encoding="utf-8")
-    summary = directory / "findings.json"
-    summary.write_text(json.dumps(batch.summary(max_findings=1000), indent=1), encoding="utf-8")
-    report = directory / "report.html"
-    report.write_text(html, encoding="utf-8")
-    return [result, summary, report]
-
-
 @task(name="record-validation", cache_policy=NO_CACHE)
 def record_validation(
     project: Project, batch: BatchValidation, flow_run_id: str | None = None
@@ -237,9 +361,7 @@ def record_validation(
     logger = get_run_logger()
     catalog = DataCatalog.for_project(project)
     is_partition = batch.table is not None and len(batch.dates) == 1
-    stats = batch.statistics
-    evaluated = int(stats.get("evaluated_expectations", 0))
-    failed = int(stats.get("unsuccessful_expectations", 0))
+    html = render_html(batch, project.model_name)
     tags = {
         "retrainer.kind": "validation",
         "retrainer.model": project.model_name,
@@ -267,7 +389,7 @@ def record_validation(
                     day,
                     reason=batch.reason(),
                     report=report,
-                    report_html=render_html(batch, project.model_name),
+                    report_html=html,
                 )
             except QuarantineError as exc:
                 batch.notes.append(f"not quarantined: {exc}")
@@ -276,20 +398,7 @@ def record_validation(
                 batch.quarantine = record.location
                 mlflow.set_tag("retrainer.quarantine", record.location)
                 logger.warning("%s quarantined to %s", batch.label, record.location)
-        mlflow.log_metrics(
-            {
-                "rows": float(batch.rows),
-                "expectations_evaluated": float(evaluated),
-                "expectations_failed": float(failed),
-                "success_ratio": (evaluated - failed) / evaluated if evaluated else 0.0,
-                "errors": float(len(batch.errors)),
-                "warnings": float(len(batch.warnings)),
-                "gx_seconds": float(batch.seconds),
-            }
-        )
-        with tempfile.TemporaryDirectory() as tmp:
-            for file in _artifact_files(batch, render_html(batch, project.model_name), Path(tmp)):
-                mlflow.log_artifact(str(file), artifact_path="validation")
+        log_batch_result(batch, html)
 
     if is_partition:
         status = (
@@ -304,6 +413,7 @@ def record_validation(
             warnings=len(batch.warnings),
             fingerprint=batch.fingerprint,
             mlflow_run_id=run_id,
+            reason=batch.reason()[:500] if batch.findings else None,
         )
     payload = batch.summary()
     payload["mlflow_run_id"] = run_id
@@ -330,23 +440,36 @@ def publish_validation_summary(
 def release_batch(project: Project, day: str, note: str = "", by: str | None = None) -> dict:
     """Put a quarantined partition back after a human fixed or accepted it.
 
-    The ledger marks it ``released`` so pending validation runs do not quarantine it again;
-    ``retrainer validate --date`` still re-validates it on request.
+    The ledger marks it ``released`` so pending validation runs do not quarantine it again
+    and the train flow reads it; ``retrainer validate --date`` still re-validates it on
+    request. A batch marked invalid but left in place (``validation.quarantine: false``, or a
+    move that failed) is released in place: only the ledger changes.
 
     Raises:
-        QuarantineError: When the batch is not quarantined (or its date is taken).
+        QuarantineError: When the batch is neither quarantined nor marked invalid in place
+            (or its date is taken).
     """
     catalog = DataCatalog.for_project(project)
     requested = as_date(day)
     who = by or getpass.getuser()
-    files = catalog.quarantine.release(catalog.features, requested, by=who, note=note)
-    ledger_for(project, catalog).record(requested, "released", by=who, note=note)
+    ledger = ledger_for(project, catalog)
+    in_place = (
+        not catalog.quarantine.is_quarantined(catalog.features.name, requested)
+        and ledger.status(requested) == "invalid"
+        and catalog.features.exists(requested)
+    )
+    if in_place:
+        files = len(catalog.features.files(requested))
+    else:
+        files = catalog.quarantine.release(catalog.features, requested, by=who, note=note)
+    ledger.record(requested, "released", by=who, note=note, in_place=in_place)
     payload = {
         "batch": requested.isoformat(),
         "table": catalog.features.name,
         "files": files,
         "by": who,
         "note": note,
+        "in_place": in_place,
         "location": catalog.storage.describe(catalog.features.partition_prefix(requested)),
     }
     event_id = emit(events.DATA_RELEASED, project.model_name, payload, batch=payload["batch"])

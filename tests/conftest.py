@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import ProjectFactory, free_port, port_open
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,22 +43,6 @@ def need_service(name: str, reason: str) -> None:
     if services_required():
         pytest.fail(f"{message} (RETRAINER_REQUIRE_SERVICES=1)")
     pytest.skip(message)
-
-
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
-    """Whether something listens on host:port."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
 
 
 @pytest.fixture(scope="session")
@@ -121,60 +105,6 @@ def postgres_url() -> str:
     return "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 
 
-def deep_merge(base: dict, overrides: dict) -> dict:
-    """``base`` updated recursively with ``overrides`` (a None value deletes the key)."""
-    out = dict(base)
-    for key, value in overrides.items():
-        if value is None:
-            out.pop(key, None)
-        elif isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
-class ProjectFactory:
-    """Writes a project (retrainer.yaml + simulated data) into a directory."""
-
-    def __init__(self, root: Path):
-        self.root = root
-
-    def __call__(
-        self,
-        scenario: str = "stable",
-        days: int = 60,
-        rows_per_day: int = 400,
-        seed: int = 0,
-        overrides: dict | None = None,
-        incidents: tuple[str, ...] = (),
-        name: str = "project",
-    ):
-        import yaml
-
-        from retrainer.config.starter import STARTER_CONFIG
-        from retrainer.simulate import simulate, write_simulation
-
-        root = self.root / name
-        root.mkdir(parents=True, exist_ok=True)
-        config = yaml.safe_load(STARTER_CONFIG)
-        # light defaults so flow tests stay fast
-        config["estimator"]["params"] = {"max_iter": 60, "learning_rate": 0.1}
-        config["training"]["window"] = {"kind": "fixed", "days": 30}
-        config = deep_merge(config, overrides or {})
-        path = root / "retrainer.yaml"
-        path.write_text(yaml.safe_dump(config, sort_keys=False))
-        sim = simulate(
-            scenario=scenario,
-            days=days,
-            seed=seed,
-            rows_per_day=rows_per_day,
-            incidents=list(incidents),
-        )
-        write_simulation(sim, root / "data")
-        return path, sim
-
-
 @pytest.fixture
 def make_project(tmp_path: Path) -> ProjectFactory:
     """Build a project with simulated data: ``path, sim = make_project("concept_sudden")``."""
@@ -208,7 +138,10 @@ def run_cli(prefect_api: str) -> Callable[..., CliResult]:
     ) -> CliResult:
         """``env`` adds variables; a None value removes one (e.g. PREFECT_API_URL=None runs
         on Prefect's ephemeral API, the local default)."""
-        environment = {**os.environ, "PREFECT_API_URL": prefect_api, **env}
+        # a CLI run must not inherit another test's MLflow store (pass one to use it)
+        store = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID")
+        inherited = {k: v for k, v in os.environ.items() if k not in store}
+        environment = {**inherited, "PREFECT_API_URL": prefect_api, **env}
         environment = {k: v for k, v in environment.items() if v is not None}
         completed = subprocess.run(
             [sys.executable, "-m", "retrainer", *args],

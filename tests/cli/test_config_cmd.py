@@ -68,10 +68,14 @@ def test_check_prints_the_resolved_config_for_a_valid_project(tmp_path):
         (lambda c: c["columns"].pop("target"), "columns.target: missing required key"),
         (
             lambda c: c["estimator"].update(class_path="sklearn.nope.Model"),
-            "cannot import module 'sklearn.nope'",
+            "estimator.class_path: cannot import module 'sklearn.nope'",
+        ),
+        (
+            lambda c: c["training"]["window"].update(days="many"),
+            "training.window.days: Input should be a valid integer",
         ),
     ],
-    ids=["unknown-key", "wrong-type", "missing-target", "estimator-import"],
+    ids=["unknown-key", "wrong-type", "missing-target", "estimator-import", "inside-a-kind"],
 )
 def test_broken_configs_exit_2_with_one_line_naming_the_field(tmp_path, mutate, expected):
     config = yaml.safe_load(STARTER_CONFIG)
@@ -134,3 +138,54 @@ def test_init_writes_a_valid_commented_starter_and_refuses_to_overwrite(tmp_path
     assert text.startswith("# retrainer.yaml")
     assert runner.invoke(app, ["config", "check", "--offline"]).exit_code == 0
     assert second.exit_code == 2
+
+
+def test_check_json_on_a_broken_config_is_one_document_naming_each_field(tmp_path):
+    # given a config whose estimator does not import
+    config = yaml.safe_load(STARTER_CONFIG)
+    config["estimator"]["class_path"] = "sklearn.nope.Model"
+    _write_project(tmp_path, config)
+
+    # when checked with --json
+    result = runner.invoke(
+        app, ["config", "check", "-c", str(tmp_path / "retrainer.yaml"), "--json"]
+    )
+
+    # then stdout holds one document with the field path and the bad value; stderr the line
+    assert result.exit_code == 2
+    document = json.loads(result.stdout)
+    assert document["ok"] is False
+    assert "estimator.class_path" in document["error"]
+    (problem,) = document["problems"]
+    assert problem["field"] == "estimator.class_path"
+    assert "cannot import module 'sklearn.nope'" in problem["message"]
+    assert "'sklearn.nope.Model'" in problem["message"]
+    assert "estimator.class_path: cannot import module" in result.stderr
+
+
+def test_check_json_without_any_config_is_one_document(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    result = runner.invoke(app, ["config", "check", "--json"])
+
+    assert result.exit_code == 2
+    document = json.loads(result.stdout)
+    assert document["ok"] is False
+    assert "no retrainer.yaml" in document["error"]
+
+
+def test_check_json_reports_data_problems_with_their_field(tmp_path):
+    _write_project(tmp_path, yaml.safe_load(STARTER_CONFIG))
+    _write_data(tmp_path, drop="credit_score")
+
+    result = runner.invoke(
+        app, ["config", "check", "-c", str(tmp_path / "retrainer.yaml"), "--json"]
+    )
+
+    assert result.exit_code == 2
+    document = json.loads(result.stdout)
+    assert document["ok"] is False
+    assert document["valid"] is False
+    (problem,) = document["problems"]
+    assert problem["field"] == "columns.numeric[4]"
+    assert "'credit_score' not found in the features data" in problem["message"]

@@ -1,15 +1,13 @@
 import json
-import os
 from pathlib import Path
 
 import pytest
 import typer
-import yaml
+from support import forget_mlflow_store, write_demo_project
 from typer.testing import CliRunner
 
 from retrainer.cli import app, monitor_cmd, score_cmd
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
 
 # `retrainer score` is wired into the main app by the lead; test it on its own app too
@@ -20,36 +18,20 @@ monitor_cmd.register(score_app)
 pytestmark = pytest.mark.slow
 
 
-def _forget_mlflow_store() -> None:
-    """mlflow.set_tracking_uri()/set_registry_uri() export MLFLOW_TRACKING_URI and
-    MLFLOW_REGISTRY_URI, which would point the next project at the previous project's store."""
-    os.environ.pop("MLFLOW_TRACKING_URI", None)
-    os.environ.pop("MLFLOW_REGISTRY_URI", None)
-
-
 def _project(root: Path, scenario: str, days: int, rows_per_day: int) -> Path:
-    from retrainer.simulate import simulate, write_simulation
+    from retrainer.simulate import simulate
 
-    _forget_mlflow_store()
-    data = yaml.safe_load((REPO_ROOT / "retrainer.yaml").read_text())
-    data["data"]["source"] = "data"
-    data["estimator"] = {
-        "class_path": "sklearn.linear_model.LogisticRegression",
-        "params": {"max_iter": 1000},
-    }
-    path = root / "retrainer.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    write_simulation(
-        simulate(scenario, days=days, seed=11, rows_per_day=rows_per_day), root / "data"
-    )
+    forget_mlflow_store()
+    simulation = simulate(scenario, days=days, seed=11, rows_per_day=rows_per_day)
+    path = write_demo_project(root, simulation)
     return path
 
 
 @pytest.fixture(autouse=True)
 def _own_mlflow_store():
-    _forget_mlflow_store()
+    forget_mlflow_store()
     yield
-    _forget_mlflow_store()
+    forget_mlflow_store()
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +41,7 @@ def scored(prefect_api, tmp_path_factory) -> Path:
 
     config = _project(tmp_path_factory.mktemp("cli"), "concept_sudden", 75, 300)
     train(config=str(config), as_of="2026-02-20")
-    _forget_mlflow_store()
+    forget_mlflow_store()
     result = runner.invoke(score_app, ["score", "-c", str(config), "--all", "--json"])
     assert result.exit_code == 0, result.output
     assert len(json.loads(result.stdout)["scored"]) == 75

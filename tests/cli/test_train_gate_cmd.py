@@ -8,28 +8,52 @@ pytestmark = pytest.mark.slow
 def test_gate_without_any_model_is_a_usage_error(make_project, run_cli):
     path, _ = make_project("stable", days=30)
 
-    result = run_cli("gate", "-c", str(path))
+    result = run_cli("gate", "-c", str(path), "--json")
 
+    # a usage error: one line on stderr, and under --json still one document on stdout
     assert result.exit_code == 2
     assert "has no challenger" in result.stderr
+    document = result.json()
+    assert document["ok"] is False
+    assert "has no challenger" in document["error"]
 
 
-def test_train_json_then_failed_gate_exits_1(make_project, run_cli):
+def test_train_exits_1_when_the_gate_it_runs_fails(make_project, run_cli):
     path, _ = make_project("stable", days=45)
 
+    # given a first version, which the gate makes champion (exit 0)
     trained = run_cli("train", "-c", str(path), "--json")
     assert trained.exit_code == 0, trained.stderr[-2000:]
     document = trained.json()
     assert document["promoted"] is True
     assert document["champion_uri"] == "models:/credit-default@champion"
 
-    # the same data again: equal skill cannot win on noise -> the gate fails (exit 1)
-    again = run_cli("train", "-c", str(path), "--no-gate", "--json")
-    assert again.exit_code == 0
+    # when a model of equal skill trains: the same distribution and amount of data, another
+    # seed (HistGradientBoosting holds out another random tenth for early stopping, so it
+    # fits other rows and other trees)
+    import yaml
+
+    config = yaml.safe_load(path.read_text())
+    config["training"]["random_state"] = 1
+    reseeded = path.parent / "reseeded.yaml"
+    reseeded.write_text(yaml.safe_dump(config, sort_keys=False))
+    again = run_cli("train", "-c", str(reseeded), "--json")
+
+    # then it cannot win on noise: the failed gate is a finding (exit 1), nothing is promoted
+    assert again.exit_code == 1, again.stderr[-2000:]
+    assert again.json()["gate"]["status"] == "failed"
+    assert again.json()["promoted"] is False
+    # and `retrainer gate` on that challenger agrees
     gate = run_cli("gate", "-c", str(path), "--json")
     assert gate.exit_code == 1
     assert gate.json()["status"] == "failed"
     assert gate.json()["challenger_version"] == again.json()["version"]
+    # because the paired test faced real noise (the predictions differ), said "not
+    # significant", and the configured policy (reject when inconclusive) decided
+    comparison = next(c for c in gate.json()["checks"] if c["kind"] == "comparison")
+    assert comparison["details"]["details"]["se"] > 0
+    assert "not significant" in comparison["message"]
+    assert "on_inconclusive: reject" in comparison["message"]
 
 
 def test_local_gate_waiting_for_approval_is_approved_from_the_cli(make_project, run_cli):
@@ -46,7 +70,11 @@ def test_local_gate_waiting_for_approval_is_approved_from_the_cli(make_project, 
     from flows.train import train
 
     assert train(config=str(path))["promoted"]
-    version = train(config=str(path), gate=False)["version"]
+    # a version trained without its gate is no finding (exit 0): the gate is still pending
+    pending = run_cli("train", "-c", str(path), "--no-gate", "--json")
+    assert pending.exit_code == 0, pending.stderr[-2000:]
+    assert pending.json()["gate"] == {"status": "pending"}
+    version = pending.json()["version"]
     local = {"PREFECT_API_URL": None}
 
     # when the gate requires a human

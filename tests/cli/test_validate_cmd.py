@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import socket
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,47 @@ def test_release_puts_a_batch_back_once(project):
     pending = _run("-c", str(project), "--all", "--json")
     assert pending.exit_code == 0, pending.output
     assert BAD_DAY not in [b["batch"] for b in json.loads(pending.stdout)["batches"]]
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]  # closed again when the block ends: nothing listens
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_an_unreachable_s3_endpoint_exits_2_with_one_line_not_1(
+    prefect_api, tmp_path, monkeypatch, as_json
+):
+    import prefect.main  # noqa: F401  (see the `project` fixture)
+
+    # given a config whose data lives on an S3 endpoint nobody answers on
+    config = _project(tmp_path)
+    data = yaml.safe_load(config.read_text())
+    endpoint = f"http://127.0.0.1:{_closed_port()}"
+    data["data"]["source"] = "s3://retrainer-unreachable/data"
+    data["data"]["s3_endpoint_url"] = endpoint
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_MAX_ATTEMPTS": "1",  # fail fast: no retries against a closed port
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+    # when validating the pending batches
+    result = _run("-c", str(config), "--all", *(["--json"] if as_json else []))
+
+    # then it is not "an invalid batch" (1) nor a traceback: exit 2 with one line naming it
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.stderr
+    assert errors[0].startswith("error: validation failed: EndpointConnectionError: ")
+    assert endpoint in errors[0]
+    if as_json:
+        document = json.loads(result.stdout)
+        assert document["ok"] is False
+        assert document["error"].startswith("validation failed: EndpointConnectionError")

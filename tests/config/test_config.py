@@ -52,12 +52,27 @@ def test_missing_target_is_reported():
 
 
 def test_estimator_that_does_not_import_is_named():
+    # given a class path whose module has no such class
     data = _starter()
     data["estimator"]["class_path"] = "sklearn.ensemble.NoSuchForest"
 
+    # when the config is loaded
     (line,) = _problems(data)
-    assert "estimator" in line
+
+    # then the problem names the field and repeats what the user wrote
+    assert line.startswith("retrainer.yaml: estimator.class_path: ")
     assert "module 'sklearn.ensemble' has no attribute 'NoSuchForest'" in line
+    assert line.endswith("(got 'sklearn.ensemble.NoSuchForest')")
+
+
+def test_estimator_module_that_does_not_import_is_named():
+    data = _starter()
+    data["estimator"]["class_path"] = "sklearn.nope.Model"
+
+    (line,) = _problems(data)
+
+    assert line.startswith("retrainer.yaml: estimator.class_path: cannot import module")
+    assert "'sklearn.nope.Model'" in line
 
 
 def test_bad_estimator_param_fails_before_any_work():
@@ -65,8 +80,36 @@ def test_bad_estimator_param_fails_before_any_work():
     data["estimator"]["params"] = {"max_iter": "lots"}
 
     (line,) = _problems(data)
-    assert "estimator" in line
+    assert line.startswith("retrainer.yaml: estimator.params: rejected by ")
     assert "max_iter" in line
+
+
+def test_field_inside_a_kind_is_named_as_written_without_the_kind():
+    # given a typo inside a discriminated union (training.window is `kind: fixed`)
+    data = _starter()
+    data["training"]["window"] = {"kind": "fixed", "days": "thirty"}
+
+    # when loaded, then the path is the one in the file: no `fixed` inserted into it
+    (line,) = _problems(data)
+    assert line.startswith("retrainer.yaml: training.window.days: ")
+    assert "(got 'thirty')" in line
+
+
+def test_unknown_key_in_a_list_of_kinds_is_named_with_its_index():
+    data = _starter()
+    data["promotion"] = {"stages": [{"kind": "shadow", "dayz": 3}]}
+
+    assert _problems(data) == ["retrainer.yaml: promotion.stages[0].dayz: unknown key"]
+
+
+def test_unknown_kind_names_the_kind_field_and_the_choices():
+    data = _starter()
+    data["training"]["window"] = {"kind": "fixd", "days": 3}
+
+    (line,) = _problems(data)
+    assert line.startswith("retrainer.yaml: training.window.kind: unknown kind; expected one of")
+    assert "'fixed'" in line
+    assert line.endswith("(got 'fixd')")
 
 
 def test_regressor_for_a_classification_task_is_rejected():
@@ -74,7 +117,10 @@ def test_regressor_for_a_classification_task_is_rejected():
     data["estimator"] = {"class_path": "sklearn.linear_model.Ridge"}
 
     (line,) = _problems(data)
-    assert "is a regressor but model.task is 'binary'" in line
+    assert line == (
+        "retrainer.yaml: estimator.class_path: sklearn.linear_model.Ridge is a regressor but "
+        "model.task is 'binary'"
+    )
 
 
 def test_every_problem_is_reported_not_just_the_first():

@@ -6,43 +6,26 @@ every partition is scored, and the drift starts on day 60 (2026-03-02).
 """
 
 import json
-import os
 from pathlib import Path
 
 import pytest
-import yaml
+from support import forget_mlflow_store, write_demo_project
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 TRAIN_AS_OF = "2026-02-20"  # day 50
 DRIFT_START = "2026-03-02"  # day 60
 
 pytestmark = pytest.mark.slow
 
 
-def _forget_mlflow_store() -> None:
-    """mlflow.set_tracking_uri()/set_registry_uri() export MLFLOW_TRACKING_URI and
-    MLFLOW_REGISTRY_URI, which would point the next project at the previous project's store."""
-    os.environ.pop("MLFLOW_TRACKING_URI", None)
-    os.environ.pop("MLFLOW_REGISTRY_URI", None)
-
-
 def _trained_project(root: Path, scenario, rows_per_day: int, days: int = 75) -> Path:
     """Demo config on a simulated stream, a fast estimator, trained and fully scored."""
     from flows.score import score_batch
     from flows.train import train
-    from retrainer.simulate import simulate, write_simulation
+    from retrainer.simulate import simulate
 
-    _forget_mlflow_store()
-    data = yaml.safe_load((REPO_ROOT / "retrainer.yaml").read_text())
-    data["data"]["source"] = "data"
-    data["estimator"] = {
-        "class_path": "sklearn.linear_model.LogisticRegression",
-        "params": {"max_iter": 1000},
-    }
-    path = root / "retrainer.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    forget_mlflow_store()
     sim = simulate(scenario, days=days, seed=7, rows_per_day=rows_per_day)
-    write_simulation(sim, root / "data")
+    path = write_demo_project(root, sim)
     train(config=str(path), as_of=TRAIN_AS_OF)
     score_batch(config=str(path))
     return path
@@ -76,9 +59,9 @@ def _recession():
 
 @pytest.fixture(autouse=True)
 def _own_mlflow_store():
-    _forget_mlflow_store()
+    forget_mlflow_store()
     yield
-    _forget_mlflow_store()
+    forget_mlflow_store()
 
 
 @pytest.fixture(scope="module")

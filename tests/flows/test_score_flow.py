@@ -1,38 +1,19 @@
-import os
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from support import forget_mlflow_store, write_demo_project
 
 pytestmark = pytest.mark.slow
 
 
-def _forget_mlflow_store() -> None:
-    """mlflow.set_tracking_uri()/set_registry_uri() export MLFLOW_TRACKING_URI and
-    MLFLOW_REGISTRY_URI, which would point the next project at the previous project's store."""
-    os.environ.pop("MLFLOW_TRACKING_URI", None)
-    os.environ.pop("MLFLOW_REGISTRY_URI", None)
-
-
 def _project(root: Path, days: int = 30, rows_per_day: int = 150) -> Path:
     """A tmp project from the demo config, on simulated data, with a fast estimator."""
-    from retrainer.simulate import simulate, write_simulation
+    from retrainer.simulate import simulate
 
-    _forget_mlflow_store()
-    data = yaml.safe_load((REPO_ROOT / "retrainer.yaml").read_text())
-    data["data"]["source"] = "data"
-    data["estimator"] = {
-        "class_path": "sklearn.linear_model.LogisticRegression",
-        "params": {"max_iter": 1000},
-    }
-    path = root / "retrainer.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    write_simulation(
-        simulate("stable", days=days, seed=3, rows_per_day=rows_per_day), root / "data"
-    )
+    forget_mlflow_store()
+    simulation = simulate("stable", days=days, seed=3, rows_per_day=rows_per_day)
+    path = write_demo_project(root, simulation)
     return path
 
 
@@ -47,9 +28,9 @@ def trained(prefect_api, tmp_path_factory) -> Path:
 
 @pytest.fixture(autouse=True)
 def _own_mlflow_store():
-    _forget_mlflow_store()
+    forget_mlflow_store()
     yield
-    _forget_mlflow_store()
+    forget_mlflow_store()
 
 
 def test_scoring_writes_prediction_partitions_with_segments(trained):

@@ -2,17 +2,20 @@
 
 import json
 import os
-import time
 from datetime import date
 from pathlib import Path
 from uuid import UUID
 
+import pandas as pd
 import pytest
 import yaml
+from support import read_event
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 UNIT_CHANGE = "2026-01-12"
 DTYPE_BREAK = "2026-01-15"
+WARNING_ONLY = "2026-01-17"  # an extra column: the column-set check only warns
+REORDERED = "2026-01-18"  # the same columns in reverse order
 DAYS = 24
 
 pytestmark = pytest.mark.slow
@@ -40,6 +43,11 @@ def _project(root: Path) -> Path:
         incidents=[f"unit_change@{UNIT_CHANGE}", f"dtype_break@{DTYPE_BREAK}"],
     )
     write_simulation(sim, root / "data")
+    _, catalog = _catalog(path)
+    extra = catalog.features.read(dates=[WARNING_ONLY]).assign(campaign="spring")
+    catalog.features.write_partition(WARNING_ONLY, extra)
+    frame = catalog.features.read(dates=[REORDERED])
+    catalog.features.write_partition(REORDERED, frame[list(reversed(frame.columns))])
     return path
 
 
@@ -49,21 +57,6 @@ def _catalog(config: Path):
 
     project = Project.load(config)
     return project, DataCatalog.for_project(project)
-
-
-def _read_event(event_id: str, timeout: float = 30.0):
-    from prefect.client.orchestration import get_client
-    from prefect.events.filters import EventFilter, EventIDFilter
-
-    deadline = time.monotonic() + timeout
-    with get_client(sync_client=True) as client:
-        while True:
-            page = client.read_events(EventFilter(id=EventIDFilter(id=[UUID(event_id)])), limit=10)
-            if page.events:
-                return page.events[0]
-            if time.monotonic() > deadline:
-                raise AssertionError(f"event {event_id} never reached the Prefect API")
-            time.sleep(0.5)
 
 
 @pytest.fixture(autouse=True)
@@ -91,7 +84,7 @@ def test_pending_run_quarantines_exactly_the_broken_batches(validated):
     assert result["suite"]["kind"] == "reference_window"
     # ... and only the two broken ones are invalid, named by column and expectation
     assert result["invalid"] == [UNIT_CHANGE, DTYPE_BREAK]
-    failed = {b["batch"]: b["failed"] for b in result["batches"] if b["failed"]}
+    failed = {b["batch"]: b["failed"] for b in result["batches"] if b["verdict"] == "invalid"}
     assert set(failed) == {UNIT_CHANGE, DTYPE_BREAK}
     assert failed[UNIT_CHANGE][0]["column"] == "loan_amount"
     assert failed[UNIT_CHANGE][0]["expectation"] == "expect_column_values_to_be_between"
@@ -158,8 +151,8 @@ def test_events_carry_the_failed_expectations(validated):
     bad = next(b for b in result["batches"] if b["batch"] == UNIT_CHANGE)
     good = next(b for b in result["batches"] if b["batch"] == "2026-01-20")
 
-    invalid = _read_event(bad["event_id"])
-    valid = _read_event(good["event_id"])
+    invalid = read_event(bad["event_id"])
+    valid = read_event(good["event_id"])
 
     assert invalid.event == "retrainer.data.invalid"
     assert invalid.resource.id == "retrainer.model.credit-default"
@@ -188,6 +181,66 @@ def test_a_second_pending_run_has_nothing_to_validate(validated):
     assert again["batches"] == []
     assert again["already_validated"] == DAYS - 2
     assert again["valid"] is True
+
+
+def test_a_warning_only_batch_is_reported_but_kept_and_announced_as_validated(validated):
+    config, result = validated
+    _, catalog = _catalog(config)
+    batch = next(b for b in result["batches"] if b["batch"] == WARNING_ONLY)
+
+    # then the extra column is reported as a warning ...
+    assert batch["verdict"] == "warning"
+    assert [(f["column"], f["severity"]) for f in batch["failed"]] == [("campaign", "warning")]
+    # ... the batch stays in the table, usable, and the event says it was validated
+    assert batch["quarantine"] is None
+    assert date.fromisoformat(WARNING_ONLY) in catalog.features.dates()
+    assert not catalog.quarantine.is_quarantined("features", WARNING_ONLY)
+    assert WARNING_ONLY not in result["invalid"]
+    event = read_event(batch["event_id"])
+    assert event.event == "retrainer.data.validated"
+    assert event.payload["verdict"] == "warning"
+
+
+def test_a_batch_with_reordered_columns_passes(validated):
+    config, result = validated
+    _, catalog = _catalog(config)
+    batch = next(b for b in result["batches"] if b["batch"] == REORDERED)
+
+    # (the partition really holds its columns in another order)
+    names = catalog.features.schema(REORDERED).names
+    assert names[0] != "loan_id"
+    assert sorted(names) == sorted(catalog.features.schema("2026-01-20").names)
+    # then the order-insensitive schema checks pass
+    assert batch["verdict"] == "valid", batch["failed"]
+    assert batch["expectations"]["failed"] == 0
+
+
+def test_the_run_publishes_a_markdown_artifact_of_failed_expectations(validated):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    _, result = validated
+
+    # when reading the artifacts of the validation flow run back from the Prefect API
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                flow_run_id=ArtifactFilterFlowRunId(any_=[UUID(result["flow_run_id"])])
+            )
+        )
+
+    # then there is one markdown table, listing the failures with observed vs expected
+    [artifact] = artifacts
+    assert artifact.type == "markdown"
+    assert artifact.key == "validation-credit-default"
+    assert "2 invalid" in artifact.description
+    table = artifact.data
+    assert "| batch | severity | column | expectation | observed | expected |" in table
+    rows = [line for line in table.splitlines() if line.startswith(f"| {UNIT_CHANGE} | error")]
+    assert len(rows) == 1
+    assert "| loan_amount | expect_column_values_to_be_between |" in rows[0]
+    assert f"| {DTYPE_BREAK} | error | credit_score |" in table
+    assert f"| {WARNING_ONLY} | warning | campaign |" in table
 
 
 @pytest.fixture(scope="module")
@@ -224,27 +277,39 @@ def test_a_quarantined_batch_is_never_read_by_the_train_flow(trained):
     # (the broken batches still exist, in the quarantine)
     assert catalog.quarantine.is_quarantined("features", UNIT_CHANGE)
     assert catalog.quarantine.is_quarantined("features", DTYPE_BREAK)
+    # and the run's lineage says which partitions it left out, and why
+    assert sorted(result["excluded_partitions"]) == [UNIT_CHANGE, DTYPE_BREAK]
+    assert result["excluded_partitions"][UNIT_CHANGE].startswith("quarantined (validated ")
+    tags = mlflow.MlflowClient().get_run(result["run_id"]).data.tags
+    assert tags["retrainer.excluded_partitions"] == f"{UNIT_CHANGE},{DTYPE_BREAK}"
 
 
 def test_the_suite_logged_with_the_champion_validates_later_batches(trained):
     import mlflow
 
     from flows.validate import validate_data
-    from tasks.validation import log_validation_suite
+    from retrainer.validation import ValidationSuite
 
     config, result = trained
-    project, catalog = _catalog(config)
-    frame = catalog.load_labelled(as_of=f"2026-01-{DAYS}").frame
 
-    # when the train flow's hook logs the suite of the champion's training frame
-    path = log_validation_suite(project, frame, run_id=result["run_id"])
-
-    # then it is an artifact of the training run, and it validates the next batches
-    assert path == "validation/expectation_suite.json"
+    # then the train flow itself logged the suite with the training run (nothing logs it here)
+    assert result["validation_suite"] == "validation/expectation_suite.json"
     names = {a.path for a in mlflow.MlflowClient().list_artifacts(result["run_id"], "validation")}
-    assert names == {path}
+    assert names == {"validation/expectation_suite.json", "validation/excluded_partitions.json"}
+    local = mlflow.artifacts.download_artifacts(
+        run_id=result["run_id"], artifact_path="validation/expectation_suite.json"
+    )
+    logged = ValidationSuite.load(local)
+    assert logged.source["kind"] == "training"
+    assert logged.source["rows"] == int(
+        mlflow.MlflowClient().get_run(result["run_id"]).data.params["train_rows"]
+    )
+
+    # and, the version being champion, that very suite validates the next batches
+    assert result["promoted"] is True
     again = validate_data(config=str(config), date="2026-01-20")
     assert again["suite"]["kind"] == "champion"
+    assert again["suite"]["hash"] == logged.hash
     assert "champion credit-default v1" in again["suite"]["source"]
     assert again["valid"] is True
 
@@ -263,9 +328,193 @@ def test_release_puts_the_batch_back_and_pending_runs_leave_it(validated):
     assert not catalog.quarantine.is_quarantined("features", DTYPE_BREAK)
     assert catalog.quarantine.log()[-1]["action"] == "release"
     assert catalog.quarantine.log()[-1]["note"] == "accepted"
-    assert _read_event(released["event_id"]).event == "retrainer.data.released"
+    assert read_event(released["event_id"]).event == "retrainer.data.released"
     assert validate_data(config=str(config))["batches"] == []
 
     # and validating that date on request still finds it broken
     again = validate_data(config=str(config), date=DTYPE_BREAK)
     assert again["invalid"] == [DTYPE_BREAK]
+
+
+def test_a_partition_arriving_after_a_newer_one_was_accepted_is_rejected(validated):
+    from flows.validate import validate_data
+
+    config, _ = validated
+    _, catalog = _catalog(config)
+    # given a clean batch for a day older than every accepted one, delivered only now
+    late_day = date(2025, 12, 31)
+    batch = catalog.features.read(dates=["2026-01-20"])
+    batch = batch.assign(
+        loan_id="late-" + batch["loan_id"].astype(str),
+        event_time=batch["event_time"] - pd.Timedelta(days=20),
+    )
+    catalog.features.write_partition(late_day, batch)
+
+    # when the pending partitions are validated
+    result = validate_data(config=str(config))
+
+    # then it is out of order: every event is older than the newest accepted partition
+    [checked] = result["batches"]
+    assert checked["batch"] == late_day.isoformat()
+    assert result["invalid"] == [late_day.isoformat()]
+    [finding] = [f for f in checked["failed"] if f["kind"] == "monotonic_dates"]
+    assert finding["severity"] == "error"
+    assert finding["message"].startswith(
+        "event_time: expect_column_values_to_be_between failed: 100% of event times are older "
+        "than the newest partition accepted before this one arrived"
+    )
+    assert catalog.quarantine.is_quarantined("features", late_day)
+
+
+# -- the train flow never trains on a bad batch (validation.quarantine: false) --------------
+ARRIVALS = 20
+VALIDATED_UNTIL = "2026-01-12"
+INVALID_IN_PLACE = "2026-01-08"  # unit change, validated and marked invalid, left in place
+NEVER_VALIDATED = "2026-01-14"  # null burst, arrives after the last validation run
+ROWS = 300
+
+
+@pytest.fixture(scope="module")
+def screened(prefect_api, tmp_path_factory):
+    """One project, trained under each ``validation.before_training`` option.
+
+    The partitions up to 2026-01-12 were validated (the unit-change day is marked invalid
+    and, with the quarantine off, stays in place); those after were never validated, the
+    null-burst day among them. ``skip`` and ``allow`` leave the ledger as it is, so they run
+    first; ``validate`` validates the pending days.
+    """
+    from flows.train import train
+    from flows.validate import validate_data
+    from retrainer.simulate import simulate, write_simulation
+
+    root = tmp_path_factory.mktemp("screened")
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    data = yaml.safe_load((REPO_ROOT / "retrainer.yaml").read_text())
+    data["data"]["source"] = "data"
+    data["estimator"] = {
+        "class_path": "sklearn.linear_model.LogisticRegression",
+        "params": {"max_iter": 1000},
+    }
+    configs = {}
+    for option in ("skip", "allow", "validate"):
+        data["validation"] = {
+            "reference": {"days": 5},
+            "quarantine": False,
+            "before_training": option,
+        }
+        configs[option] = root / f"{option}.yaml"
+        configs[option].write_text(yaml.safe_dump(data, sort_keys=False))
+    sim = simulate(
+        "stable",
+        days=ARRIVALS,
+        seed=9,
+        rows_per_day=ROWS,
+        label_delay_days=2,
+        incidents=[f"unit_change@{INVALID_IN_PLACE}", f"null_burst@{NEVER_VALIDATED}"],
+    )
+    write_simulation(sim, root / "data")
+    checked = validate_data(
+        config=str(configs["validate"]), start="2026-01-01", end=VALIDATED_UNTIL
+    )
+    assert checked["invalid"] == [INVALID_IN_PLACE]
+    assert checked["quarantined"] == []
+    as_of = f"2026-01-{ARRIVALS}"
+    results = {
+        option: train(config=str(configs[option]), as_of=as_of, reason=option, gate=False)
+        for option in ("skip", "allow", "validate")
+    }
+    return configs, results
+
+
+def _labelled_rows(config: Path, days: list[str]) -> int:
+    """Feature rows of ``days`` whose label arrived by the end of the stream."""
+    _, catalog = _catalog(config)
+    labels = catalog.labels.read()
+    known = set(labels.loc[labels["label_time"].dt.date <= date(2026, 1, ARRIVALS), "loan_id"])
+    return int(catalog.features.read(dates=days)["loan_id"].isin(known).sum())
+
+
+def _trained_rows(result: dict) -> int:
+    import mlflow
+
+    params = mlflow.MlflowClient().get_run(result["run_id"]).data.params
+    return int(params["train_rows"]) + int(params["holdout_rows"])
+
+
+def _days(first: str, last: str, *, leaving_out: tuple[str, ...] = ()) -> list[str]:
+    span = pd.date_range(first, last, freq="D").date
+    return [d.isoformat() for d in span if d.isoformat() not in leaving_out]
+
+
+def test_skip_trains_only_on_validated_accepted_partitions(screened):
+    configs, results = screened
+    result = results["skip"]
+    accepted = _days("2026-01-01", VALIDATED_UNTIL, leaving_out=(INVALID_IN_PLACE,))
+
+    # then exactly the labelled rows of the accepted partitions were trained on (train +
+    # holdout): not the invalid one left in place, not the never-validated ones
+    assert _trained_rows(result) == _labelled_rows(configs["skip"], accepted)
+    excluded = result["excluded_partitions"]
+    assert sorted(excluded) == [INVALID_IN_PLACE, *_days("2026-01-13", f"2026-01-{ARRIVALS}")]
+    assert excluded[INVALID_IN_PLACE].startswith("invalid (validated ")
+    assert "loan_amount: expect_column_values_to_be_between failed" in excluded[INVALID_IN_PLACE]
+    assert excluded[NEVER_VALIDATED] == "not validated (validation.before_training: skip)"
+
+
+def test_allow_reads_never_validated_partitions_but_still_not_invalid_ones(screened):
+    configs, results = screened
+    result = results["allow"]
+    read = _days("2026-01-01", f"2026-01-{ARRIVALS}", leaving_out=(INVALID_IN_PLACE,))
+
+    assert _trained_rows(result) == _labelled_rows(configs["allow"], read)
+    assert list(result["excluded_partitions"]) == [INVALID_IN_PLACE]
+
+
+def test_validate_checks_pending_partitions_first_and_leaves_out_the_broken_one(screened):
+    import mlflow
+
+    from retrainer.validation.store import ledger_for
+
+    configs, results = screened
+    result = results["validate"]
+    project, catalog = _catalog(configs["validate"])
+    read = _days(
+        "2026-01-01", f"2026-01-{ARRIVALS}", leaving_out=(INVALID_IN_PLACE, NEVER_VALIDATED)
+    )
+
+    # then the null-burst day was validated by the train flow, found invalid, left in place
+    # (quarantine off) and not trained on, like the invalid day validated before
+    assert _trained_rows(result) == _labelled_rows(configs["validate"], read)
+    ledger = ledger_for(project, catalog)
+    assert ledger.status(NEVER_VALIDATED) == "invalid"
+    assert ledger.pending(catalog.features.dates()) == []
+    assert catalog.features.exists(NEVER_VALIDATED)
+    excluded = result["excluded_partitions"]
+    assert sorted(excluded) == [INVALID_IN_PLACE, NEVER_VALIDATED]
+    assert "income: expect_column_values_to_not_be_null failed" in excluded[NEVER_VALIDATED]
+    # and the lineage of the training run names them, with the reasons as an artifact
+    run = mlflow.MlflowClient().get_run(result["run_id"])
+    assert run.data.tags["retrainer.excluded_partitions"] == f"{INVALID_IN_PLACE},{NEVER_VALIDATED}"
+    local = mlflow.artifacts.download_artifacts(
+        run_id=result["run_id"], artifact_path="validation/excluded_partitions.json"
+    )
+    assert json.loads(Path(local).read_text()) == excluded
+
+
+def test_releasing_an_invalid_batch_left_in_place_lets_training_read_it(screened):
+    from flows.train import train
+    from flows.validate import release_quarantined
+
+    configs, _ = screened
+    config = configs["skip"]
+
+    # when a human accepts the unit-change day where it lies
+    released = release_quarantined(config=str(config), date=INVALID_IN_PLACE, note="ok", by="qa")
+    result = train(config=str(config), as_of=f"2026-01-{ARRIVALS}", reason="after", gate=False)
+
+    # then the next training reads it (everything is validated by now)
+    assert released["in_place"] is True
+    assert _trained_rows(result) == _labelled_rows(
+        config, _days("2026-01-01", f"2026-01-{ARRIVALS}", leaving_out=(NEVER_VALIDATED,))
+    )
+    assert list(result["excluded_partitions"]) == [NEVER_VALIDATED]

@@ -181,6 +181,79 @@ def test_better_overall_but_worse_on_one_segment_fails_naming_the_segment() -> N
     assert "segment[region=east]" in report.summary
 
 
+def _segment_regression_rows() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Labels, region, champion and challenger scores: the challenger is noisier in 'east'."""
+    rng = np.random.default_rng(30)
+    n = 6000
+    region = rng.choice(["north", "south", "east"], size=n, p=[0.4, 0.4, 0.2])
+    y = (rng.random(n) < 0.3).astype(int)
+    signal = y + rng.normal(size=n)
+    noisier = np.where(region == "east", signal + 0.85 * rng.normal(size=n), signal)
+    champion = 1 / (1 + np.exp(-(1.5 * signal - 1)))
+    challenger = 1 / (1 + np.exp(-(1.5 * noisier - 1)))
+    return y, region, champion, challenger
+
+
+@pytest.mark.parametrize(("max_regression", "fails"), [(0.05, False), (0.02, True)])
+def test_a_segment_fails_only_when_significantly_worse_than_the_tolerated_regression(
+    max_regression: float, fails: bool
+) -> None:
+    # given a challenger worse than the champion on 'east' by a bit more than 0.05 AUC, with
+    # an interval entirely below zero but reaching above -0.05
+    y, region, champion, challenger = _segment_regression_rows()
+    config = gates(segments={"max_regression": max_regression})
+
+    # when gating with that tolerated regression
+    report = evaluate_gates(
+        config,
+        "binary",
+        GateInputs(y, segments=pd.DataFrame({"region": region})),
+        ModelEvidence(y_proba=challenger),
+        ModelEvidence(y_proba=champion),
+    )
+
+    # then the segment is tested against the tolerance, not against zero
+    east = report.check("segment[region=east]")
+    assert east.details["threshold"] == -max_regression
+    assert -east.details["improvement"] > max_regression  # the point estimate is beyond it
+    assert east.details["ci_high"] < 0  # and significantly worse than the champion
+    if fails:
+        # the whole interval lies below -max_regression: significantly beyond the tolerance
+        assert east.details["ci_high"] < -max_regression
+        assert east.verdict == "failed"
+        assert "segment[region=east]" in [c.name for c in report.failed_checks]
+    else:
+        # the data cannot tell the regression from the tolerated 0.05: the segment passes
+        assert east.details["ci_high"] > -max_regression
+        assert east.verdict == "passed"
+        assert "not significantly beyond the tolerance 0.05" in east.message
+        assert "segment[region=east]" not in [c.name for c in report.failed_checks]
+
+
+def test_a_holdout_that_may_not_be_fresh_fails_closed(drifted: dict) -> None:
+    # given a challenger that would pass on these rows, but they are not known to be unseen
+    args = (drifted["holdout"], drifted["challenger"], drifted["champion"])
+    assert evaluate(gates(), *args).passed
+
+    # when gating with the reason the rows may not be fresh
+    holdout = drifted["holdout"]
+    report = evaluate_gates(
+        gates(),
+        "binary",
+        GateInputs(holdout.y, segments=pd.DataFrame({"region": holdout.region})),
+        ModelEvidence(y_proba=drifted["challenger"], signature=SIGNATURE),
+        ModelEvidence(y_proba=drifted["champion"], signature=SIGNATURE),
+        holdout_not_fresh="no recorded holdout dates: v3 was registered outside the train flow",
+    )
+
+    # then the holdout check fails with that reason and the gate fails
+    check = report.check("holdout")
+    assert check.verdict == "failed"
+    assert check.message.startswith("no recorded holdout dates")
+    assert not report.passed
+    assert [c.name for c in report.failed_checks] == ["holdout"]
+
+
 def test_a_tiny_segment_is_reported_as_insufficient_data(drifted: dict) -> None:
     # given a segment column where one value has only 30 rows
     holdout = drifted["holdout"]

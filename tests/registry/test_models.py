@@ -69,3 +69,33 @@ def test_first_alias_creation_races_are_serialised(registry):
 def test_unknown_version_is_named(registry):
     with pytest.raises(RegistryError, match="has no version 99"):
         registry.promote("99")
+
+
+class _ConcurrentWriterClient(mlflow.MlflowClient):
+    """A real MlflowClient whose alias reads see another writer's version.
+
+    It simulates a concurrent writer (another process, or a registry server without our lock)
+    that moves the alias between our write and our read-back.
+    """
+
+    def __init__(self, other_version: str, **kwargs):
+        super().__init__(**kwargs)
+        self.other_version = other_version
+
+    def get_model_version_by_alias(self, name, alias):
+        super().get_model_version_by_alias(name, alias)  # our write did land
+        return self.get_model_version(name, self.other_version)
+
+
+def test_an_alias_that_does_not_read_back_raises(registry, tmp_path):
+    # given a registry where another writer moves every alias to version 3 right after us
+    raced = ModelRegistry(
+        "m", lock_dir=tmp_path / "locks", client=_ConcurrentWriterClient(other_version="3")
+    )
+
+    # when the challenger alias is pointed at version 2
+    with pytest.raises(RegistryError, match="did not move to version 2"):
+        raced.set_alias(CHALLENGER, "2")
+
+    # then the caller learns it; the write itself had succeeded, only the read-back disagreed
+    assert registry.aliases()[CHALLENGER] == "2"

@@ -60,3 +60,54 @@ def test_config_uri_is_used_when_the_environment_is_silent(tmp_path, monkeypatch
         resolve_tracking(Project.load(root / "retrainer.yaml")).tracking_uri
         == "http://tracking:5000"
     )
+
+
+def test_a_user_tracking_uri_is_honoured_by_every_configure_call(tmp_path, monkeypatch):
+    # given a user who points MLflow at their own store (e.g. a remote server)
+    user_store = f"sqlite:///{tmp_path / 'server' / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", user_store)
+    project = _project(tmp_path / "a")
+
+    # when the process configures MLflow twice (the train flow, then its gate subflow)
+    first = configure_mlflow(project)
+    second = configure_mlflow(project)
+
+    # then both calls use the user's store, not the embedded one
+    assert first.tracking_uri == user_store
+    assert second.tracking_uri == user_store
+    assert second.registry_uri == user_store
+    assert not second.embedded
+    assert mlflow.get_tracking_uri() == user_store
+    assert not (tmp_path / "a" / ".retrainer" / "mlflow.db").exists()
+
+
+def test_resolving_the_store_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    # given a project that never ran
+    project = _project(tmp_path / "fresh")
+
+    # when its store is only resolved (as `retrainer ui --print` does)
+    setup = resolve_tracking(project)
+
+    # then it points into the state dir, which is not created until MLflow is configured
+    assert setup.embedded
+    assert setup.tracking_uri.endswith("/fresh/.retrainer/mlflow.db")
+    assert not (tmp_path / "fresh" / ".retrainer").exists()
+
+
+def test_an_earlier_project_store_restored_in_the_environment_is_not_taken_for_the_users(
+    tmp_path, monkeypatch
+):
+    # given two projects configured one after the other in one process
+    first = configure_mlflow(_project(tmp_path / "a"))
+    configure_mlflow(_project(tmp_path / "b"))
+    # and the environment put back to what the first one exported (a harness, a worker)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", first.tracking_uri)
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", first.registry_uri)
+
+    # when a third project is configured
+    third = configure_mlflow(_project(tmp_path / "c"))
+
+    # then it gets its own store for tracking and registry alike
+    assert "/c/.retrainer/" in third.tracking_uri
+    assert third.registry_uri == third.tracking_uri

@@ -84,7 +84,7 @@ def test_per_column_overrides_change_severity_and_drop_kinds_for_that_column_onl
         ),
         ({"numeric": {"quantiles": [0.6, 0.99]}}, "validation.numeric.quantiles: quantiles must"),
         ({"severity": {"range": "fatal"}}, "validation.severity.range:"),
-        ({"columns": {"income": {"drop": ["row_count"]}}}, "validation.columns.income.drop.0"),
+        ({"columns": {"income": {"drop": ["row_count"]}}}, "validation.columns.income.drop[0]"),
         ({"max_nulls": 0.1}, "validation.max_nulls: unknown key"),
     ],
 )
@@ -100,3 +100,92 @@ def test_the_fingerprint_changes_with_the_rules_only():
         ValidationSection(numeric={"margin": 1.0}).fingerprint()
         != ValidationSection().fingerprint()
     )
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (
+            {"type": "expect_column_values_to_be_purple"},
+            "validation.columns.loan_id.extra_expectations[0].type: unknown Great "
+            "Expectations expectation 'expect_column_values_to_be_purple'",
+        ),
+        (
+            {"type": "expect_column_values_to_match_regex", "kwargs": {"regx": "^L"}},
+            "validation.columns.loan_id.extra_expectations[0]: kwargs: not valid for "
+            "expect_column_values_to_match_regex: regx: extra fields not permitted",
+        ),
+        (
+            {"type": "ExpectColumnValuesToMatchRegex", "kwargs": {"regex": "^L", "mostly": 2}},
+            "extra_expectations[0]: kwargs: not valid for expect_column_values_to_match_regex: "
+            "mostly: ensure this value is less than or equal to 1.0",
+        ),
+        (
+            {"type": "expect_table_row_count_to_be_between"},
+            "extra_expectations[0].type: expect_table_row_count_to_be_between does not check "
+            "one column",
+        ),
+        (
+            {"type": "expect_column_values_to_match_regex", "kwargs": {"column": "x"}},
+            "extra_expectations[0].kwargs: column is set by retrainer",
+        ),
+    ],
+)
+def test_an_unknown_extra_expectation_or_bad_kwargs_is_a_config_error(demo_config, extra, expected):
+    lines = _problems(demo_config, {"columns": {"loan_id": {"extra_expectations": [extra]}}})
+
+    assert any(expected in line for line in lines), lines
+
+
+def test_extra_expectations_accept_gx_names_in_either_case(demo_config):
+    section = parse_config(
+        {
+            **demo_config,
+            "validation": {
+                "columns": {
+                    "loan_id": {
+                        "extra_expectations": [
+                            {"type": "ExpectColumnValuesToMatchRegex", "kwargs": {"regex": "^L"}}
+                        ]
+                    }
+                }
+            },
+        }
+    ).validation
+
+    [extra] = section.columns["loan_id"].extra_expectations
+    assert extra.type == "expect_column_values_to_match_regex"
+    assert extra.severity == "error"
+
+
+@pytest.mark.parametrize(
+    ("validation", "expected"),
+    [
+        (
+            {"drop": ["range"], "columns": {"income": {"max_value": 5}}},
+            "validation: columns.income: max_value cannot apply: range is dropped for every column",
+        ),
+        (
+            {"drop": ["categories"], "columns": {"channel": {"extra_values": ["x"]}}},
+            "columns.channel: extra_values cannot apply: categories is dropped",
+        ),
+        (
+            {"drop": ["dtype"], "columns": {"income": {"severity": {"dtype": "warning"}}}},
+            "columns.income.severity: dtype is dropped for every column",
+        ),
+    ],
+)
+def test_an_override_of_a_kind_dropped_for_every_column_is_rejected(
+    demo_config, validation, expected
+):
+    lines = _problems(demo_config, validation)
+
+    assert any(expected in line for line in lines), lines
+
+
+def test_before_training_defaults_to_validate_and_rejects_other_words(demo_config):
+    assert parse_config({**demo_config, "validation": {}}).validation.before_training == "validate"
+
+    lines = _problems(demo_config, {"before_training": "ignore"})
+
+    assert any(line.startswith("retrainer.yaml: validation.before_training:") for line in lines)

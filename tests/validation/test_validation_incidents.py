@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 import pytest
-from validation_helpers import INCIDENT_DAYS, clean_batch
+from validation_helpers import INCIDENT_DAYS, clean_batch, loan_columns
 
 from retrainer.config.validation import ValidationSection
 from retrainer.validation import BatchValidation, build_suite, validate_batch
@@ -156,8 +156,12 @@ def test_hand_made_duplicates_empty_and_stale_batches_are_rejected(stream, suite
     )
     batch = _validate(suite, stale, day)
     _assert_rejected(batch, "event_time", BETWEEN)
-    # three days old is also older than the last validated partition (the day before)
-    _assert_rejected(batch, "event_time", "expect_column_min_to_be_between")
+    # three days old is also older than the last accepted partition (the day before)
+    assert {f.kind for f in batch.errors} == {"freshness", "monotonic_dates"}
+    monotonic = next(f for f in batch.errors if f.kind == "monotonic_dates")
+    assert monotonic.message.startswith(
+        f"event_time: {BETWEEN} failed: 100% of event times are older than the newest partition"
+    )
 
 
 def test_warnings_are_reported_but_do_not_block(stream, suite):
@@ -224,3 +228,124 @@ def test_an_open_lower_row_bound_is_evaluated():
     assert small.verdict == "valid", [f.message for f in small.findings]
     assert [f.kind for f in large.errors] == ["row_count"]
     assert large.errors[0].message.endswith("4 rows, expected none..3 rows")
+
+
+# -- monotonic partition dates -------------------------------------------------------------
+def _monotonic(batch: BatchValidation):
+    return [f for f in batch.findings if f.kind == "monotonic_dates"]
+
+
+def test_one_late_event_in_two_thousand_is_tolerated_but_one_percent_is_not(stream, suite):
+    day, frame = _one_day(stream)
+    month_ago = frame["event_time"] - pd.Timedelta(days=30)
+    # given a clean day with 1 event (0.05%) and with 20 events (1%) from 30 days ago
+    one = frame.assign(event_time=frame["event_time"].mask(frame.index == 0, month_ago))
+    twenty = frame.assign(event_time=frame["event_time"].mask(frame.index < 20, month_ago))
+
+    # when validated after the previous day was accepted
+    tolerated = _validate(suite, one, day)
+    rejected = _validate(suite, twenty, day)
+
+    # then one replayed row does not block the day (freshness tolerates it as well) ...
+    assert tolerated.verdict == "valid", [f.message for f in tolerated.findings]
+    # ... while 1% late events fail the monotonic-dates check, naming the share
+    [finding] = _monotonic(rejected)
+    assert finding.severity == "error"
+    assert finding.message.startswith(f"event_time: {BETWEEN} failed: 1% of event times are older")
+    assert "at most 0.1% late events allowed" in finding.message
+
+
+def test_the_tolerated_share_of_late_events_is_configurable(stream, profile, columns):
+    day, frame = _one_day(stream)
+    month_ago = frame["event_time"] - pd.Timedelta(days=30)
+    twenty = frame.assign(event_time=frame["event_time"].mask(frame.index < 20, month_ago))
+    rules = ValidationSection.model_validate(
+        {"timestamps": {"max_late_share": 0.02, "max_outside_share": 0.02}}
+    )
+    lenient = build_suite(profile, columns, rules, name="lenient", source={})
+
+    batch = _validate(lenient, twenty, day)
+
+    assert batch.verdict == "valid", [f.message for f in batch.findings]
+
+
+def test_a_partition_older_than_the_newest_accepted_one_fails_as_a_whole(stream, suite):
+    day, frame = _one_day(stream)
+
+    # when the day is validated after a newer partition (3 days later) was accepted
+    batch = validate_batch(
+        frame, suite, label=day.isoformat(), dates=[day], previous=day + timedelta(days=3)
+    )
+
+    # then every event is too old: it arrived out of order
+    [finding] = _monotonic(batch)
+    assert batch.blocked
+    assert finding.unexpected_share == 1.0
+    assert "a partition out of order" in finding.message
+
+
+# -- per-column extra expectations and explicit overrides -----------------------------------
+def test_an_extra_expectation_from_the_config_checks_its_column(stream, profile, columns):
+    day, frame = _one_day(stream)
+    prefix = frame["loan_id"].str[:1].iloc[0]
+    rules = ValidationSection.model_validate(
+        {
+            "columns": {
+                "loan_id": {
+                    "extra_expectations": [
+                        {
+                            "type": "ExpectColumnValuesToMatchRegex",
+                            "kwargs": {"regex": f"^{prefix}"},
+                        }
+                    ]
+                },
+                "purpose": {
+                    "extra_expectations": [
+                        {
+                            "type": "expect_column_value_lengths_to_be_between",
+                            "kwargs": {"min_value": 1, "max_value": 3},
+                            "severity": "warning",
+                        }
+                    ]
+                },
+            }
+        }
+    )
+    checked = build_suite(profile, columns, rules, name="extra", source={})
+    renamed = frame.assign(loan_id="X" + frame["loan_id"].str[1:])
+
+    clean = _validate(checked, frame, day)
+    broken = _validate(checked, renamed, day)
+
+    # then a clean batch breaks only the warning (purposes are longer than 3 characters) ...
+    assert clean.verdict == "warning"
+    [warning] = clean.warnings
+    assert warning.column == "purpose"
+    assert warning.expectation == "expect_column_value_lengths_to_be_between"
+    # ... and ids that no longer match the pattern block the batch, naming column and check
+    _assert_rejected(broken, "loan_id", "expect_column_values_to_match_regex")
+    assert "100% unexpected" in broken.errors[0].message
+    assert "validation.columns.loan_id.extra_expectations" in broken.errors[0].message
+
+
+def test_allowed_values_on_a_column_missing_from_the_reference_are_checked(stream, profile):
+    from retrainer.config.core import ColumnsSection
+
+    day, frame = _one_day(stream)
+    # given a configured categorical column the reference data does not have
+    roles = ColumnsSection.model_validate(
+        {**loan_columns().model_dump(), "categorical": [*loan_columns().categorical, "branch"]}
+    )
+    rules = ValidationSection.model_validate(
+        {"columns": {"branch": {"allowed_values": ["north", "south"]}}}
+    )
+    suite = build_suite(profile, roles, rules, name="branch", source={})
+
+    good = _validate(suite, frame.assign(branch="north"), day)
+    bad = _validate(suite, frame.assign(branch="east"), day)
+
+    # then its explicit value set is enforced (it used to be silently ignored); the clean
+    # batch only gets the column-set warning (the reference schema has no such column)
+    assert not good.blocked, [f.message for f in good.findings]
+    assert [f.kind for f in good.findings] == ["column_set"]
+    _assert_rejected(bad, "branch", "expect_column_values_to_be_in_set")

@@ -114,6 +114,118 @@ def test_an_override_for_an_unknown_or_unfit_column_names_it(profile, columns):
         _build(profile, columns, columns={"income": {"allowed_values": [1]}})
 
 
+def _with_branch(columns):
+    """The demo roles plus a categorical/numeric column the reference data does not have."""
+    from retrainer.config.core import ColumnsSection
+
+    data = columns.model_dump()
+    return ColumnsSection.model_validate(
+        {
+            **data,
+            "categorical": [*data["categorical"], "branch"],
+            "numeric": [*data["numeric"], "fee"],
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        # a column the config uses but the reference data lacks: nothing to derive from
+        ({"branch": {"extra_values": ["north"]}}, "branch: extra_values cannot apply"),
+        ({"fee": {"margin": 0.2}}, "fee: margin cannot apply"),
+        ({"fee": {"max_outside_share": 0.1}}, "fee: max_outside_share cannot apply"),
+        ({"branch": {"severity": {"dtype": "warning"}}}, "branch: severity.dtype cannot apply"),
+        # a reference column the config does not use: only its presence is checked
+        ({"campaign": {"max_null_share": 0.5}}, "campaign: max_null_share cannot apply"),
+        # too many categories for a value set: extra values have nothing to extend
+        ({"purpose": {"extra_values": ["boat"]}}, "purpose: extra_values cannot apply"),
+    ],
+)
+def test_an_override_that_cannot_apply_is_an_error_naming_the_column(
+    reference, columns, override, message
+):
+    from validation_helpers import profile_of
+
+    # given a reference with an extra column the config does not name
+    profile = profile_of(reference.assign(campaign="spring"), columns)
+    roles = _with_branch(columns)
+    rules = {"columns": override}
+    if "purpose" in override:
+        rules["categories"] = {"max_categories": 2}
+
+    # when the suite is built, then the override is not silently ignored
+    with pytest.raises(SuiteError, match=rf"validation\.columns\.{message}"):
+        _build(profile, roles, **rules)
+
+
+def test_explicit_overrides_apply_to_a_column_missing_from_the_reference(profile, columns):
+    # given configured columns the reference lacks, with fully spelled-out checks
+    roles = _with_branch(columns)
+
+    suite = _build(
+        profile,
+        roles,
+        columns={
+            "branch": {"allowed_values": ["north", "south"], "max_null_share": 0.1},
+            "fee": {"min_value": 0, "max_value": 50},
+        },
+    )
+
+    # then each is in the suite (presence, value set, null share, range)
+    assert _by_kind(suite, "categories", "branch")[0]["kwargs"]["value_set"] == ["north", "south"]
+    assert _by_kind(suite, "not_null", "branch")[0]["kwargs"]["mostly"] == 0.9
+    fee = _by_kind(suite, "range", "fee")[0]["kwargs"]
+    assert (fee["min_value"], fee["max_value"]) == (0, 50)
+    assert {"branch", "fee"} <= set(_by_kind(suite, "columns")[0]["kwargs"]["column_set"])
+
+
+def test_extra_expectations_are_added_to_their_column_with_their_severity(profile, columns):
+    suite = _build(
+        profile,
+        columns,
+        columns={
+            "loan_id": {
+                "extra_expectations": [
+                    {"type": "ExpectColumnValueLengthsToBeBetween", "kwargs": {"min_value": 5}},
+                    {
+                        "type": "expect_column_values_to_match_regex",
+                        "kwargs": {"regex": "^L", "mostly": 0.9},
+                        "severity": "warning",
+                    },
+                ]
+            }
+        },
+    )
+
+    extra = _by_kind(suite, "extra", "loan_id")
+    assert [(e["type"], e["kwargs"], e["severity"]) for e in extra] == [
+        (
+            "expect_column_value_lengths_to_be_between",
+            {"min_value": 5, "column": "loan_id"},
+            "critical",
+        ),
+        (
+            "expect_column_values_to_match_regex",
+            {"regex": "^L", "mostly": 0.9, "column": "loan_id"},
+            "warning",
+        ),
+    ]
+
+
+def test_the_monotonic_check_tolerates_a_share_of_late_events(profile, columns):
+    suite = _build(profile, columns, timestamps={"max_late_share": 0.01})
+
+    [monotonic] = _by_kind(suite, "monotonic_dates")
+
+    assert monotonic["type"] == "expect_column_values_to_be_between"
+    assert monotonic["kwargs"] == {
+        "column": "event_time",
+        "min_value": {"$PARAMETER": "not_before"},
+        "mostly": 0.99,
+    }
+
+
 def test_row_count_and_time_window_are_parameters_filled_per_batch(suite):
     # given a suite whose reference days hold 2,000 rows each (margin 0.5)
     assert suite.retrainer["rows_per_day"] == [1000.0, 3000.0]

@@ -41,20 +41,46 @@ JsonOption = Annotated[
 ]
 
 
-def fail_usage(message: str) -> NoReturn:
-    """Print a usage/config error and exit 2."""
+def error_document(message: str, problems: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    """The JSON document a command prints on stdout under ``--json`` when it cannot run."""
+    return {"ok": False, "error": message, "problems": problems or []}
+
+
+def fail_usage(message: str, *, as_json: bool = False) -> NoReturn:
+    """Print a usage/config error and exit 2.
+
+    Args:
+        message: One line saying what is wrong.
+        as_json: Also print ``{"ok": false, "error": ...}`` on stdout (``--json``), so stdout
+            always holds one JSON document.
+    """
     err_console.print(f"[red]error:[/red] {message}", markup=True, highlight=False)
+    if as_json:
+        print_json(error_document(message))
     raise typer.Exit(ExitCode.USAGE)
 
 
-def load_project(config: Path | None) -> Project:
-    """Load the project or exit 2 with one line per config problem."""
+def fail_config(exc: ConfigError, *, as_json: bool = False) -> NoReturn:
+    """Print every problem of an invalid config (one line each) and exit 2.
+
+    Under ``--json`` stdout also gets ``{"ok": false, "error": ..., "problems": [{"field":
+    ..., "message": ...}]}``.
+    """
+    lines = exc.lines()
+    for line in lines:
+        err_console.print(f"error: {line}", markup=False, highlight=False)
+    if as_json:
+        summary = lines[0] if len(lines) == 1 else f"{exc.path}: {len(lines)} config problems"
+        print_json(error_document(summary, [p.to_dict() for p in exc.problems]))
+    raise typer.Exit(ExitCode.USAGE)
+
+
+def load_project(config: Path | None, *, as_json: bool = False) -> Project:
+    """Load the project or exit 2 with one line per config problem (and JSON under --json)."""
     try:
         return Project.load(config)
     except ConfigError as exc:
-        for line in exc.lines():
-            err_console.print(f"error: {line}", markup=False, highlight=False)
-        raise typer.Exit(ExitCode.USAGE) from None
+        fail_config(exc, as_json=as_json)
 
 
 def out_console(as_json: bool) -> Console:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import yaml
@@ -17,7 +17,7 @@ from retrainer.cli._common import (
     out_console,
     print_json,
 )
-from retrainer.config import CONFIG_FILENAME
+from retrainer.config import CONFIG_FILENAME, ConfigProblem
 
 config_app = typer.Typer(help="Inspect and check retrainer.yaml.", no_args_is_help=True)
 
@@ -32,44 +32,44 @@ def check(
 ) -> None:
     """Validate the config (and its columns against the data); print the resolved config.
 
-    Exits 0 when valid, 2 with one line per problem (naming the field) otherwise. Writes
-    nothing.
+    Exits 0 when valid, 2 with one line per problem (naming the field) on stderr otherwise;
+    under --json stdout holds one document either way (``ok``, ``problems``). Writes nothing.
     """
-    project = load_project(config)
-    problems: list[str] = []
+    project = load_project(config, as_json=as_json)
+    problems: list[ConfigProblem] = []
     notes: list[str] = []
     if not offline:
         from retrainer.config.checks import check_against_data
         from retrainer.data import DataCatalog, DataReadError, StorageError
 
         try:
-            found, notes = check_against_data(DataCatalog.for_project(project))
-            problems = [f"{project.config_path}: {p}" for p in found]
+            problems, notes = check_against_data(DataCatalog.for_project(project))
         except (StorageError, DataReadError, OSError) as exc:
-            problems = [f"{project.config_path}: data.source: {exc}"]
+            problems = [ConfigProblem("data.source", str(exc))]
         except Exception as exc:
-            problems = [f"{project.config_path}: data.source: cannot read the data: {exc}"]
+            problems = [ConfigProblem("data.source", f"cannot read the data: {exc}")]
+    lines = [f"{project.config_path}: {p}" for p in problems]
     resolved = project.config.model_dump(mode="json")
     if as_json:
-        print_json(
-            {
-                "valid": not problems,
-                "config_path": str(project.config_path),
-                "problems": problems,
-                "notes": notes,
-                "config": resolved,
-            }
-        )
-    else:
-        for note in notes:
-            err_console.print(f"note: {note}", markup=False)
-        for line in problems:
-            err_console.print(f"error: {line}", markup=False)
-        if not problems:
-            out_console(False).print(f"# {project.config_path}: valid", markup=False)
-            out_console(False).print(
-                yaml.safe_dump(resolved, sort_keys=False).rstrip(), markup=False
+        document: dict[str, Any] = {"ok": not problems, "valid": not problems}
+        if problems:
+            document["error"] = (
+                lines[0] if len(lines) == 1 else f"{project.config_path}: {len(lines)} problems"
             )
+        document |= {
+            "config_path": str(project.config_path),
+            "problems": [p.to_dict() for p in problems],
+            "notes": notes,
+            "config": resolved,
+        }
+        print_json(document)
+    for note in notes:
+        err_console.print(f"note: {note}", markup=False)
+    for line in lines:
+        err_console.print(f"error: {line}", markup=False)
+    if not problems and not as_json:
+        out_console(False).print(f"# {project.config_path}: valid", markup=False)
+        out_console(False).print(yaml.safe_dump(resolved, sort_keys=False).rstrip(), markup=False)
     if problems:
         raise typer.Exit(ExitCode.USAGE)
 

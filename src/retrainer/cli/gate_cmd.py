@@ -50,7 +50,7 @@ def gate(
 
     Exit 0 when the gate passed, 1 when it failed or waits for approval, 2 on a usage error.
     """
-    project = load_project(config)
+    project = load_project(config, as_json=as_json)
     from flows.gate import evaluate_gates
     from tasks.gating import GateSetupError
 
@@ -63,7 +63,7 @@ def gate(
             require_approval=require_approval,
         )
     except GateSetupError as exc:
-        fail_usage(str(exc))
+        fail_usage(str(exc), as_json=as_json)
     if as_json:
         print_json(result)
     else:
@@ -102,7 +102,7 @@ def approve(
     Resumes the paused gate run when it waits on a Prefect server; otherwise (local runs on
     the ephemeral API) records the decision on the version directly.
     """
-    project = load_project(config)
+    project = load_project(config, as_json=as_json)
     from retrainer.registry.tracking import configure_mlflow
     from tasks.approval import ApprovalError, approve_version
 
@@ -110,7 +110,7 @@ def approve(
     try:
         outcome = approve_version(project, version, reviewer, not reject, comment)
     except ApprovalError as exc:
-        fail_usage(str(exc))
+        fail_usage(str(exc), as_json=as_json)
     if as_json:
         print_json(outcome)
     else:

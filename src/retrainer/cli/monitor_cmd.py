@@ -60,9 +60,9 @@ def monitor(
     when no threshold is breached (also when there is too little data to judge), 1 when
     performance degraded (overall or for a segment), 2 on a usage, config or data error.
     """
-    project = load_project(config)
+    project = load_project(config, as_json=as_json)
     if window is not None and days is not None:
-        fail_usage("give either --window or --days, not both")
+        fail_usage("give either --window or --days, not both", as_json=as_json)
     from retrainer.monitoring.window import parse_window
 
     try:
@@ -73,22 +73,24 @@ def monitor(
 
             as_date(as_of)
     except ValueError as exc:
-        fail_usage(str(exc))
+        fail_usage(str(exc), as_json=as_json)
 
     from flows.monitor import monitor_performance
     from retrainer.data import DataReadError, StorageError
     from retrainer.monitoring import MonitoringInputError, PredictionSchemaError
+    from retrainer.progress import progress_bars
     from tasks.monitoring import MonitoringError
 
     console = out_console(as_json)
     try:
-        result = monitor_performance(
-            config=str(project.config_path),
-            window=window,
-            days=days,
-            as_of=as_of,
-            html=str(html) if html else None,
-        )
+        with progress_bars(enabled=not as_json):
+            result = monitor_performance(
+                config=str(project.config_path),
+                window=window,
+                days=days,
+                as_of=as_of,
+                html=str(html) if html else None,
+            )
     except (
         MonitoringError,
         MonitoringInputError,
@@ -96,7 +98,7 @@ def monitor(
         DataReadError,
         StorageError,
     ) as exc:
-        fail_usage(str(exc))
+        fail_usage(str(exc), as_json=as_json)
     degraded = result["verdict"] == "degraded"
     if as_json:
         print_json(result)

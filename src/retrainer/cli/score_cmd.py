@@ -48,11 +48,11 @@ def score(
     Partitions that already have predictions are skipped unless --rescore. Exits 0 on
     success, 2 on a usage, config or data error (no champion, unknown date ...).
     """
-    project = load_project(config)
+    project = load_project(config, as_json=as_json)
     if date is not None and (start is not None or end is not None or all_partitions):
-        fail_usage("give one of --date, --start/--end or --all")
+        fail_usage("give one of --date, --start/--end or --all", as_json=as_json)
     if all_partitions and (start is not None or end is not None):
-        fail_usage("give one of --date, --start/--end or --all")
+        fail_usage("give one of --date, --start/--end or --all", as_json=as_json)
     from retrainer.data import as_date
 
     for name, value in (("--date", date), ("--start", start), ("--end", end)):
@@ -60,19 +60,21 @@ def score(
             try:
                 as_date(value)
             except ValueError as exc:
-                fail_usage(f"{name}: {exc}")
+                fail_usage(f"{name}: {exc}", as_json=as_json)
 
     from flows.score import score_batch
     from retrainer.data import DataReadError, StorageError
     from retrainer.monitoring import PredictionSchemaError
+    from retrainer.progress import progress_bars
     from tasks.monitoring import MonitoringError
 
     try:
-        result = score_batch(
-            config=str(project.config_path), date=date, start=start, end=end, rescore=rescore
-        )
+        with progress_bars(enabled=not as_json):
+            result = score_batch(
+                config=str(project.config_path), date=date, start=start, end=end, rescore=rescore
+            )
     except (MonitoringError, PredictionSchemaError, DataReadError, StorageError) as exc:
-        fail_usage(str(exc))
+        fail_usage(str(exc), as_json=as_json)
     if as_json:
         print_json(result)
     else:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from retrainer.cli._common import JsonOption, fail_usage, out_console, print_json
+from retrainer.cli._common import JsonOption, err_console, fail_usage, out_console, print_json
 
 
 def _default_out() -> str:
@@ -161,21 +161,21 @@ def simulate(
             incidents=incident or [],
         )
     except SimulationError as exc:
-        fail_usage(str(exc))
+        fail_usage(str(exc), as_json=as_json)
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from retrainer.data import StorageError
 
     target = out or _default_out()
-    console = out_console(as_json)
     progress = Progress(
         TextColumn("writing {task.description:<8}"),
         BarColumn(),
         MofNCompleteColumn(),
-        console=console,
+        console=err_console,
         transient=True,
-        disable=not console.is_terminal,  # no stray blank line in logs and pipes
+        # on stderr, and only for a person at a terminal: no stray lines in logs, pipes, JSON
+        disable=as_json or not err_console.is_terminal,
     )
     with progress:
         task = progress.add_task("features", total=None)
@@ -188,13 +188,13 @@ def simulate(
                 sim, target, overwrite=overwrite, endpoint_url=endpoint_url, progress=advance
             )
         except SimulationError as exc:
-            fail_usage(str(exc))
+            fail_usage(str(exc), as_json=as_json)
         except (StorageError, OSError) as exc:
-            fail_usage(f"--out {target}: {exc}")
+            fail_usage(f"--out {target}: {exc}", as_json=as_json)
         except Exception as exc:  # boto3/botocore errors: credentials, endpoint, bucket
             if type(exc).__module__.split(".")[0] not in ("botocore", "boto3"):
                 raise
-            fail_usage(f"--out {target}: {exc}")
+            fail_usage(f"--out {target}: {exc}", as_json=as_json)
     if as_json:
         print_json(summary)
     else:

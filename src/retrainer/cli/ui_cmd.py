@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import subprocess
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from retrainer.cli._common import ConfigOption, load_project, out_console
+from retrainer.cli._common import ConfigOption, fail_usage, load_project, out_console
 
 
 def ui(
@@ -21,7 +20,11 @@ def ui(
         bool, typer.Option("--print", help="Only print the command that opens the UI.")
     ] = False,
 ) -> None:
-    """Open the MLflow UI on the project's tracking store (embedded sqlite by default)."""
+    """Open the MLflow UI on the project's tracking store (embedded sqlite by default).
+
+    The command becomes the MLflow UI process (nothing is left behind when it is stopped,
+    with Ctrl-C or SIGTERM). Exits 2 when the embedded store does not exist yet.
+    """
     from retrainer.registry.tracking import resolve_tracking
 
     project = load_project(config)
@@ -31,27 +34,20 @@ def ui(
             f"MLflow runs as a server for this project: {setup.tracking_uri}", markup=False
         )
         return
-    command = [
-        sys.executable,
-        "-m",
-        "mlflow",
-        "ui",
-        "--backend-store-uri",
-        setup.tracking_uri,
-        "--host",
-        host,
-        "--port",
-        str(port),
-    ]
-    if setup.artifact_location:
-        command += ["--default-artifact-root", setup.artifact_location]
     if print_only:
-        out_console(False).print(" ".join(["mlflow", *command[3:]]), markup=False)
+        out_console(False).print(setup.ui_command(host, port), markup=False, highlight=False)
         return
+    store = Path(setup.tracking_uri.removeprefix("sqlite:///"))
+    if not store.is_file():
+        fail_usage(f"no MLflow store yet at {store}; run `retrainer train` first")
     out_console(False).print(f"MLflow UI on http://{host}:{port} (Ctrl-C to stop)", markup=False)
+    sys.stdout.flush()
+    sys.stderr.flush()
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    with contextlib.suppress(KeyboardInterrupt):
-        subprocess.run(command, env=env, check=False)
+    argv = setup.ui_argv(host, port)
+    # replace this process: a signal to it reaches MLflow, which stops its server; a child
+    # process would outlive a SIGTERM sent to us
+    os.execvpe(argv[0], argv, env)
 
 
 def register(app: typer.Typer) -> None:

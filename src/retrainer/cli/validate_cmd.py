@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
@@ -18,7 +20,49 @@ from retrainer.cli._common import (
 )
 
 
-def _check_date(option: str, value: str | None) -> None:
+def _infrastructure_errors() -> tuple[type[BaseException], ...]:
+    """Failures of the services around the flow (storage, MLflow, Prefect, the ledger)."""
+    import httpx
+    import sqlalchemy.exc
+    from botocore.exceptions import BotoCoreError, ClientError
+    from mlflow.exceptions import MlflowException
+    from prefect.exceptions import PrefectException
+
+    from retrainer.data import DataReadError, QuarantineError, StorageError
+    from retrainer.validation import LedgerError
+
+    return (
+        BotoCoreError,
+        ClientError,
+        StorageError,
+        DataReadError,
+        QuarantineError,
+        LedgerError,
+        MlflowException,
+        PrefectException,
+        httpx.HTTPError,
+        sqlalchemy.exc.SQLAlchemyError,
+        OSError,
+    )
+
+
+@contextmanager
+def _exit_2_on_infrastructure_errors(what: str, as_json: bool) -> Iterator[None]:
+    """Turn a known infrastructure failure into one line on stderr and exit code 2.
+
+    Exit 1 means "a batch is invalid"; a storage, MLflow, Prefect or ledger failure says
+    nothing about the data, so it must not exit 1 (or escape as a traceback).
+    """
+    try:
+        yield
+    except _infrastructure_errors() as exc:
+        detail = " ".join(str(exc).split()) or "no details"
+        if len(detail) > 300:
+            detail = detail[:297] + "..."
+        fail_usage(f"{what} failed: {type(exc).__name__}: {detail}", as_json=as_json)
+
+
+def _check_date(option: str, value: str | None, as_json: bool) -> None:
     if value is None:
         return
     from retrainer.data import as_date
@@ -26,7 +70,7 @@ def _check_date(option: str, value: str | None) -> None:
     try:
         as_date(value)
     except ValueError as exc:
-        fail_usage(f"{option}: {exc}")
+        fail_usage(f"{option}: {exc}", as_json=as_json)
 
 
 def _print_batches(result: dict[str, Any], as_json: bool) -> None:
@@ -63,7 +107,7 @@ def _print_batches(result: dict[str, Any], as_json: bool) -> None:
 def _list_quarantine(config: Any, as_json: bool) -> None:
     from retrainer.data import DataCatalog
 
-    project = load_project(config)
+    project = load_project(config, as_json=as_json)
     catalog = DataCatalog.for_project(project)
     records = [r.to_dict() for r in catalog.quarantine.records(catalog.features.name)]
     if as_json:
@@ -82,14 +126,14 @@ def _list_quarantine(config: Any, as_json: bool) -> None:
 
 
 def _release(config: Any, day: str, note: str, as_json: bool) -> None:
-    project = load_project(config)
+    project = load_project(config, as_json=as_json)
     from flows.validate import release_quarantined
     from retrainer.data import QuarantineError
 
     try:
         result = release_quarantined(config=str(project.config_path), date=day, note=note)
     except QuarantineError as exc:
-        fail_usage(str(exc))
+        fail_usage(str(exc), as_json=as_json)
     if as_json:
         print_json(result)
         return
@@ -164,7 +208,8 @@ def validate(
     """Validate feature batches with the Great Expectations suite; quarantine failures.
 
     Runs the Prefect validation flow. Exits 0 when every batch is usable (warnings only),
-    1 when a batch is invalid (it is quarantined), 2 for a usage or config error.
+    1 when a batch is invalid (it is quarantined), 2 for a usage or config error, or when
+    storage, MLflow, Prefect or the ledger fails (one line on stderr).
     """
     modes = {
         "--date": date is not None,
@@ -176,37 +221,44 @@ def validate(
     }
     chosen = [name for name, on in modes.items() if on]
     if len(chosen) > 1:
-        fail_usage(f"use only one of {', '.join(chosen)}")
+        fail_usage(f"use only one of {', '.join(chosen)}", as_json=as_json)
     if note is not None and release is None:
-        fail_usage("--note goes with --release")
+        fail_usage("--note goes with --release", as_json=as_json)
     for option, value in (
         ("--date", date),
         ("--start", start),
         ("--end", end),
         ("--release", release),
     ):
-        _check_date(option, value)
+        _check_date(option, value, as_json)
     if start is not None and end is not None and start > end:
-        fail_usage(f"--start {start} is after --end {end}")
+        fail_usage(f"--start {start} is after --end {end}", as_json=as_json)
 
     if list_quarantine:
-        _list_quarantine(config, as_json)
+        with _exit_2_on_infrastructure_errors("listing the quarantine", as_json):
+            _list_quarantine(config, as_json)
         raise typer.Exit(ExitCode.OK)
     if release is not None:
-        _release(config, release, note or "", as_json)
+        with _exit_2_on_infrastructure_errors(f"releasing {release}", as_json):
+            _release(config, release, note or "", as_json)
         raise typer.Exit(ExitCode.OK)
 
-    project = load_project(config)
+    project = load_project(config, as_json=as_json)
     from flows.validate import validate_data
+    from retrainer.progress import progress_bars
     from retrainer.validation import SuiteError
     from tasks.validation import ValidationRequestError
 
     try:
-        result = validate_data(
-            config=str(project.config_path), date=date, start=start, end=end, path=path
-        )
+        with (
+            _exit_2_on_infrastructure_errors("validation", as_json),
+            progress_bars(enabled=not as_json),
+        ):
+            result = validate_data(
+                config=str(project.config_path), date=date, start=start, end=end, path=path
+            )
     except (ValidationRequestError, SuiteError) as exc:
-        fail_usage(str(exc))
+        fail_usage(str(exc), as_json=as_json)
     if as_json:
         print_json(result)
     elif not result.get("enabled", True):

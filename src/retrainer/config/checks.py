@@ -41,6 +41,7 @@ def check_against_data(catalog: DataCatalog) -> tuple[list[ConfigProblem], list[
     roles += [(f"columns.numeric[{i}]", c) for i, c in enumerate(cols.numeric)]
     roles += [(f"columns.categorical[{i}]", c) for i, c in enumerate(cols.categorical)]
     roles += [(f"columns.segments[{i}]", c) for i, c in enumerate(cols.segments)]
+    roles += [(f"columns.embeddings[{i}]", c) for i, c in enumerate(cols.embeddings)]
     for field, column in roles:
         if column not in names:
             problems.append(

@@ -6,7 +6,7 @@ import importlib
 import re
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from retrainer.config.base import StrictModel
 
@@ -46,6 +46,12 @@ class ColumnsSection(StrictModel):
         description="Columns that define segments/cohorts for per-segment monitoring and gates. "
         "They may also be features.",
     )
+    embeddings: list[str] = Field(
+        default_factory=list,
+        description="Vector (embedding) columns whose cells hold equal-length float arrays. "
+        "They are checked for embedding drift (MMD, domain-classifier AUC) and are not fed to "
+        "the estimator.",
+    )
 
     @model_validator(mode="after")
     def _check_roles(self) -> ColumnsSection:
@@ -65,6 +71,14 @@ class ColumnsSection(StrictModel):
             raise ValueError("a segment column is listed twice")
         if self.target in self.segments:
             raise ValueError(f"the target {self.target!r} cannot be a segment column")
+        if len(set(self.embeddings)) != len(self.embeddings):
+            raise ValueError("an embedding column is listed twice")
+        for name in self.embeddings:
+            if name in seen or name in (self.id, self.timestamp, self.target):
+                raise ValueError(
+                    f"embedding column {name!r} already has another role (feature, id, "
+                    "timestamp or target)"
+                )
         return self
 
     @property
@@ -136,14 +150,24 @@ class EstimatorSection(StrictModel):
         default_factory=dict, description="Keyword arguments passed to the estimator."
     )
 
-    @model_validator(mode="after")
-    def _check_importable(self) -> EstimatorSection:
-        load_estimator_class(self.class_path)
+    @field_validator("class_path")
+    @classmethod
+    def _check_importable(cls, value: str) -> str:
+        # a field validator, so the problem is reported at `estimator.class_path` with the value
+        load_estimator_class(value)
+        return value
+
+    @field_validator("params")
+    @classmethod
+    def _check_params(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        class_path = info.data.get("class_path")
+        if class_path is None:  # the class path itself is wrong: already reported
+            return value
         try:
-            build_estimator(self)
+            _instantiate(class_path, value)
         except (TypeError, ValueError) as exc:
-            raise ValueError(f"params rejected by {self.class_path}: {exc}") from exc
-        return self
+            raise ValueError(f"rejected by {class_path}: {exc}") from exc
+        return value
 
 
 def load_estimator_class(class_path: str) -> type:
@@ -177,8 +201,12 @@ def load_estimator_class(class_path: str) -> type:
 
 def build_estimator(section: EstimatorSection) -> Any:
     """Instantiate the configured estimator (unfitted)."""
-    cls = load_estimator_class(section.class_path)
-    estimator = cls(**section.params)
+    return _instantiate(section.class_path, section.params)
+
+
+def _instantiate(class_path: str, params: dict[str, Any]) -> Any:
+    cls = load_estimator_class(class_path)
+    estimator = cls(**params)
     # scikit-learn validates parameter values lazily at fit; check them now so a bad config
     # fails before any work starts.
     validate = getattr(estimator, "_validate_params", None)

@@ -372,6 +372,18 @@ class DriftSection(StrictModel):
     """Drift checks: deciding metrics, thresholds, tests, overrides and the baseline."""
 
     enabled: bool = Field(default=True, description="Run drift checks.")
+    window_days: int = Field(
+        default=7,
+        ge=1,
+        description="Days of feature data checked by default, ending at the newest feature "
+        "partition. Cover a whole seasonal cycle (a week for weekly patterns), or expected "
+        "variation reads as drift.",
+    )
+    check_predictions: bool = Field(
+        default=True,
+        description="Also check the champion's predictions (score, and the predicted label "
+        "for multiclass) for drift against its scores on its fresh holdout.",
+    )
     baseline: Baseline = Field(
         default_factory=TrainingBaseline,
         description="`training` (default) or a production window `{kind: window, start, end}`.",

@@ -167,7 +167,8 @@ class SegmentsConfig(StrictModel):
         default=0.0,
         ge=0,
         description="Tolerated regression (challenger worse than champion) in metric units. "
-        "A segment fails when its regression exceeds this AND is statistically significant.",
+        "A segment fails when it is significantly worse than this tolerance: the paired "
+        "test's null hypothesis is 'improvement ≥ -max_regression'.",
     )
     alpha: float = Field(
         default=0.05,
@@ -263,6 +264,13 @@ class HoldoutConfig(StrictModel):
         default=20,
         ge=0,
         description="Binary tasks: fewer rows of the rarer class fail the gate.",
+    )
+    allow_unrecorded: bool = Field(
+        default=False,
+        description="A version without recorded holdout dates (registered outside the train "
+        "flow) is judged on the latest labelled days, which it may have been trained on. "
+        "false (fail closed): its holdout check fails; true: the gate runs on those days "
+        "and the report notes it.",
     )
 
 

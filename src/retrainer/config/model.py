@@ -96,11 +96,18 @@ class ConfigProblem:
     value: Any = None
     has_value: bool = False
 
-    def __str__(self) -> str:
-        text = f"{self.location}: {self.message}" if self.location else self.message
+    def describe(self) -> str:
+        """The message, with the offending value when there is one."""
         if self.has_value:
-            text += f" (got {_short_repr(self.value)})"
-        return text
+            return f"{self.message} (got {_short_repr(self.value)})"
+        return self.message
+
+    def to_dict(self) -> dict[str, str]:
+        """``{"field": ..., "message": ...}`` for JSON output."""
+        return {"field": self.location, "message": self.describe()}
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.describe()}" if self.location else self.describe()
 
 
 class ConfigError(Exception):
@@ -149,12 +156,57 @@ def _expand_env(value: Any) -> Any:
     return value
 
 
-def _problems_from_validation_error(exc: ValidationError) -> list[ConfigProblem]:
+_VALIDATOR_STEP = re.compile(r"^function-(after|before|wrap|plain)\[")
+# "section.field: message" raised by a validator that checks several sections at once
+_FIELD_PREFIX = re.compile(r"^([A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\[\d+\])+): (.+)$", re.DOTALL)
+_NEXT_FIELD = re.compile(r"; (?=[A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\[\d+\])+: )")
+
+
+def _field_path(loc: tuple[Any, ...], data: Any) -> str:
+    """The path a user wrote, from a pydantic error location.
+
+    Pydantic puts the tag of a discriminated union into the location
+    (``training.window.fixed.days``) and names validator steps (``function-after[...]``);
+    neither is a key in the file. Walking the input alongside the location tells them apart:
+    a part that is not a key of the mapping but equals its ``kind`` is the tag.
+    """
+    parts: list[str] = []
+    node: Any = data
+    for part in loc:
+        if isinstance(part, str) and _VALIDATOR_STEP.match(part):
+            continue
+        if isinstance(node, dict):
+            if part in node:
+                node = node[part]
+            elif node.get("kind") == part:
+                continue  # the union tag
+            else:
+                node = None
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        else:
+            node = None
+        if isinstance(part, int):
+            parts.append(f"[{part}]")
+        else:
+            parts.append(f".{part}" if parts else str(part))
+    return "".join(parts)
+
+
+def _problems_from_validation_error(exc: ValidationError, data: Any = None) -> list[ConfigProblem]:
+    """One problem per pydantic error, each located by the path the user wrote.
+
+    Args:
+        exc: The validation error.
+        data: The validated input, used to drop discriminated-union tags from the paths.
+    """
     problems: list[ConfigProblem] = []
     for err in exc.errors(include_url=False):
-        loc = ".".join(str(part) for part in err["loc"])
+        loc = _field_path(tuple(err["loc"]), data)
         kind = err["type"]
         message = err["msg"]
+        value = err.get("input")
+        ctx = err.get("ctx", {})
         has_value = True
         if kind == "extra_forbidden":
             message = "unknown key"
@@ -162,22 +214,25 @@ def _problems_from_validation_error(exc: ValidationError) -> list[ConfigProblem]
         elif kind == "missing":
             message = "missing required key"
             has_value = False
-        elif kind == "union_tag_invalid":
-            message = f"unknown kind; expected one of {err.get('ctx', {}).get('expected_tags')}"
-        elif kind == "union_tag_not_found":
-            message = "missing 'kind'"
-            has_value = False
+        elif kind in ("union_tag_invalid", "union_tag_not_found"):
+            # the fault is the discriminator key itself: `training.window.kind`
+            loc = f"{loc}.{str(ctx.get('discriminator', 'kind')).strip(chr(39))}"
+            if kind == "union_tag_invalid":
+                message = f"unknown kind; expected one of {ctx.get('expected_tags')}"
+                value = ctx.get("tag")
+            else:
+                message = "missing required key"
+                has_value = False
         elif message.startswith("Value error, "):
             message = message[len("Value error, ") :]
-        if (
-            err["loc"]
-            and isinstance(err["loc"][-1], str)
-            and err["loc"][-1].startswith("function-after")
-        ):
-            loc = ".".join(str(p) for p in err["loc"][:-1])
-        value = err.get("input")
         if isinstance(value, dict) and kind not in ("extra_forbidden", "missing"):
             has_value = False  # a whole section: the message says enough
+        if not loc and kind == "value_error":
+            # a check across sections names its fields in the message: report them as such
+            named = [_FIELD_PREFIX.match(part) for part in _NEXT_FIELD.split(message)]
+            if all(named):
+                problems += [ConfigProblem(m.group(1), m.group(2)) for m in named if m]
+                continue
         problems.append(ConfigProblem(loc, message, value, has_value))
     return problems
 
@@ -208,7 +263,7 @@ def parse_config(data: Any, path: Path | str | None = None) -> RetrainerConfig:
     try:
         return RetrainerConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(path, _problems_from_validation_error(exc)) from None
+        raise ConfigError(path, _problems_from_validation_error(exc, data)) from None
 
 
 def load_config(path: Path | str) -> RetrainerConfig:

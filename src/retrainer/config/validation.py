@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -38,6 +38,24 @@ ColumnExpectationKind = Literal["columns", "dtype", "not_null", "range", "catego
 
 EXPECTATION_KINDS: tuple[str, ...] = ExpectationKind.__args__  # type: ignore[attr-defined]
 COLUMN_EXPECTATION_KINDS: tuple[str, ...] = ColumnExpectationKind.__args__  # type: ignore[attr-defined]
+
+BeforeTraining = Literal["validate", "skip", "allow"]
+"""What the train flow does with partitions of its window that were never validated."""
+
+RANGE_KEYS = ("min_value", "max_value", "margin", "max_outside_share")
+CATEGORY_KEYS = ("allowed_values", "extra_values", "max_unseen_share")
+RESERVED_EXPECTATION_KWARGS = (
+    "column",
+    "severity",
+    "meta",
+    "id",
+    "notes",
+    "rendered_content",
+    "batch_id",
+    "result_format",
+    "catch_exceptions",
+)
+"""Keys of an expectation that Retrainer sets itself (not allowed in ``kwargs``)."""
 
 
 class SeverityLevels(StrictModel):
@@ -76,8 +94,9 @@ class SeverityLevels(StrictModel):
     )
     monotonic_dates: Severity = Field(
         default="error",
-        description="The batch holds events older than the last validated "
-        "partition (stale or replayed data).",
+        description="More than `timestamps.max_late_share` of the batch's events are older "
+        "than the newest partition accepted before it arrived: a partition arriving out of "
+        "order, or stale or replayed data.",
     )
 
     def of(self, kind: str) -> Severity:
@@ -224,6 +243,121 @@ class TimestampRules(StrictModel):
         lt=1,
         description="Share of events allowed outside the partition date plus tolerance.",
     )
+    max_late_share: float = Field(
+        default=0.001,
+        ge=0,
+        lt=1,
+        description="Monotonic dates: share of events allowed to be older than the newest "
+        "partition accepted before this one arrived (minus `tolerance_hours`): late events. "
+        "A partition older than that one fails as a whole (it arrived out of order).",
+    )
+
+
+def _expectation_class(name: str) -> Any:
+    """The GX expectation class registered under ``name`` (imports GX: a few seconds)."""
+    from great_expectations.exceptions import ExpectationNotFoundError
+    from great_expectations.expectations.registry import get_expectation_impl
+
+    import retrainer.validation.gx_ext  # noqa: F401  (registers Retrainer's dtype expectation)
+
+    try:
+        return get_expectation_impl(name)
+    except ExpectationNotFoundError:
+        return None
+
+
+def _snake_case(name: str) -> str:
+    from great_expectations.util import camel_to_snake
+
+    return camel_to_snake(name) if any(c.isupper() for c in name) else name
+
+
+class ExtraExpectation(StrictModel):
+    """A Great Expectations expectation added to one column, as GX names and configures it.
+
+    Checked when the config is loaded (this imports Great Expectations): the type must be a
+    single-column expectation GX knows, and GX must accept the kwargs.
+    """
+
+    type: str = Field(
+        description="The GX expectation, snake_case (`expect_column_values_to_match_regex`) "
+        "or CamelCase (`ExpectColumnValuesToMatchRegex`); it must take one `column`."
+    )
+    kwargs: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Its arguments as GX names them (e.g. `regex`, `mostly`), without "
+        "`column` (the key of the override) or `severity`.",
+    )
+    severity: Severity = Field(
+        default="error",
+        description="`error` blocks (quarantines) the batch when it fails, `warning` reports.",
+    )
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        name = _snake_case(value.strip())
+        expectation = _expectation_class(name)
+        if expectation is None:
+            raise ValueError(
+                f"unknown Great Expectations expectation {value!r} (e.g. "
+                "expect_column_values_to_match_regex or ExpectColumnValuesToMatchRegex)"
+            )
+        if "column" not in expectation.__fields__:
+            raise ValueError(
+                f"{name} does not check one column; only single-column expectations can be "
+                "added per column"
+            )
+        return name
+
+    @field_validator("kwargs")
+    @classmethod
+    def _no_reserved_keys(cls, value: dict[str, Any]) -> dict[str, Any]:
+        reserved = sorted(set(value) & set(RESERVED_EXPECTATION_KWARGS))
+        if reserved:
+            raise ValueError(
+                f"{', '.join(reserved)} is set by retrainer (the column is the key of the "
+                "override; severity is a field of its own)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _gx_accepts_the_kwargs(self) -> ExtraExpectation:
+        from great_expectations.expectations.expectation_configuration import (
+            ExpectationConfiguration,
+        )
+
+        try:
+            ExpectationConfiguration(
+                type=self.type, kwargs={"column": "column", **self.kwargs}
+            ).to_domain_obj()
+        except Exception as exc:  # GX raises pydantic and its own errors for bad kwargs
+            problems = _gx_problems(exc)
+            raise ValueError(f"kwargs: not valid for {self.type}: {problems}") from None
+        return self
+
+
+def _gx_problems(exc: Exception) -> str:
+    """GX's (pydantic v1) validation errors as ``field: message; ...``."""
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        try:
+            items = errors()
+        except Exception:  # pragma: no cover - not a pydantic error after all
+            items = None
+        if items:
+            parts: dict[str, list[str]] = {}
+            for item in items:
+                where = ".".join(str(p) for p in item.get("loc", ()) if p != "__root__")
+                parts.setdefault(where, []).append(item.get("msg", "invalid"))
+            described = []
+            for where, messages in parts.items():
+                # a value may also be a suite parameter ({"$PARAMETER": name}): GX then adds
+                # "not a valid dict" for the same field, which says nothing to a user
+                kept = [m for m in messages if m != "value is not a valid dict"] or messages
+                described += [f"{where}: {m}" if where else m for m in dict.fromkeys(kept)]
+            return "; ".join(described)
+    return " ".join(str(exc).split())
 
 
 class ColumnOverride(StrictModel):
@@ -273,6 +407,12 @@ class ColumnOverride(StrictModel):
         lt=1,
         description="Share allowed outside the categories for this column.",
     )
+    extra_expectations: list[ExtraExpectation] = Field(
+        default_factory=list,
+        description="Great Expectations expectations added to this column: "
+        "`[{type: expect_column_values_to_match_regex, kwargs: {regex: '^L'}, severity: "
+        "warning}]` (checked when the config is loaded).",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ColumnOverride:
@@ -305,17 +445,10 @@ class ColumnOverride(StrictModel):
             raise ValueError(f"{', '.join(both)} is dropped and also given a severity")
         if len(set(self.drop)) != len(self.drop):
             raise ValueError("a kind is listed twice in drop")
-        range_keys = {
-            "min_value",
-            "max_value",
-            "margin",
-            "max_outside_share",
-        } & self.model_fields_set
+        range_keys = set(RANGE_KEYS) & self.model_fields_set
         if "range" in self.drop and range_keys:
             raise ValueError(f"range is dropped but {', '.join(sorted(range_keys))} is set")
-        category_keys = {"allowed_values", "extra_values", "max_unseen_share"} & (
-            self.model_fields_set
-        )
+        category_keys = set(CATEGORY_KEYS) & self.model_fields_set
         if "categories" in self.drop and category_keys:
             raise ValueError(f"categories is dropped but {', '.join(sorted(category_keys))} is set")
         if "not_null" in self.drop and "max_null_share" in self.model_fields_set:
@@ -330,7 +463,17 @@ class ValidationSection(StrictModel):
     quarantine: bool = Field(
         default=True,
         description="Move a partition with an `error` failure to the quarantine (never "
-        "deleted); false only reports it.",
+        "deleted); false only reports it (it stays in place, marked invalid, and is still "
+        "never trained on).",
+    )
+    before_training: BeforeTraining = Field(
+        default="validate",
+        description="Partitions of the train flow's window that were never validated: "
+        "`validate` validates them first (the champion's or the reference suite; failures "
+        "are quarantined and left out), `skip` trains only on validated, accepted partitions "
+        "and logs the others, `allow` reads them (validation runs elsewhere; also what happens "
+        "with `enabled: false`). Partitions marked invalid are never read for training, "
+        "whatever this says.",
     )
     reference: ReferenceSection = Field(
         default_factory=ReferenceSection,
@@ -368,6 +511,24 @@ class ValidationSection(StrictModel):
             if dropped:
                 raise ValueError(
                     f"columns.{name}.drop: {', '.join(dropped)} is already dropped for every "
+                    "column (drop)"
+                )
+            for kind, keys in (("range", RANGE_KEYS), ("categories", CATEGORY_KEYS)):
+                given = sorted(set(keys) & override.model_fields_set)
+                if kind in self.drop and given:
+                    raise ValueError(
+                        f"columns.{name}: {', '.join(given)} cannot apply: {kind} is dropped "
+                        "for every column (drop)"
+                    )
+            if "not_null" in self.drop and "max_null_share" in override.model_fields_set:
+                raise ValueError(
+                    f"columns.{name}: max_null_share cannot apply: not_null is dropped for "
+                    "every column (drop)"
+                )
+            regraded = sorted(set(override.severity) & set(self.drop))
+            if regraded:
+                raise ValueError(
+                    f"columns.{name}.severity: {', '.join(regraded)} is dropped for every "
                     "column (drop)"
                 )
         return self

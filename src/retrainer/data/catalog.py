@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -172,6 +173,8 @@ class LabelledWindow:
     feature_files: list[FileRead]
     label_files: list[FileRead]
     unlabelled_rows: int
+    excluded: dict[str, str] = field(default_factory=dict)
+    """Feature partitions of the window left out (ISO date → why), e.g. invalid batches."""
 
     @property
     def fingerprint(self) -> str:
@@ -228,13 +231,16 @@ class DataCatalog:
         end: date | str | None = None,
         as_of: date | str | None = None,
         columns: list[str] | None = None,
+        exclude: Mapping[date | str, str] | None = None,
     ) -> LabelledWindow:
         """Feature rows with event date in ``[start, end]`` joined with labels known by ``as_of``.
 
         Labels arrive later than features: only label partitions dated ``<= as_of`` are used
         (and, when ``columns.label_timestamp`` is set, labels whose arrival time is on or
         before ``as_of``). When a row has several labels the latest arrival wins. Quarantined
-        partitions are never read: they are not in the tables any more.
+        partitions are never read: they are not in the tables any more. Partitions in
+        ``exclude`` (e.g. batches validation marked invalid but left in place) are not read
+        either; those within the window are listed in :attr:`LabelledWindow.excluded`.
 
         Args:
             start: First feature date (inclusive); None = from the beginning.
@@ -242,6 +248,7 @@ class DataCatalog:
             as_of: The point in time whose knowledge is used; defaults to the latest feature
                 partition.
             columns: Feature-table columns to read (id is always read); None = all.
+            exclude: Feature partitions not to read: date → why.
 
         Returns:
             The joined frame (target column included) and lineage of what was read.
@@ -255,7 +262,23 @@ class DataCatalog:
         end_day = min(as_date(end), as_of_day) if end is not None else as_of_day
         start_day = as_date(start) if start is not None else None
         read_cols = None if columns is None else list(dict.fromkeys([cols.id, *columns]))
-        features = self.features.read_window(start_day, end_day, columns=read_cols)
+        left_out = {as_date(day): why for day, why in (exclude or {}).items()}
+        left_out = {
+            day: why
+            for day, why in sorted(left_out.items())
+            if (start_day is None or day >= start_day) and day <= end_day
+        }
+        if left_out:
+            days = [d for d in self.features.dates(start_day, end_day) if d not in left_out]
+            if not days:
+                raise ValueError(
+                    f"table {self.features.name!r} has no partition left to read up to "
+                    f"{end_day}: all {len(left_out)} are excluded (first: "
+                    f"{next(iter(left_out))}: {next(iter(left_out.values()))})"
+                )
+            features = self.features.read_window(dates=days, columns=read_cols)
+        else:
+            features = self.features.read_window(start_day, end_day, columns=read_cols)
         label_cols = [cols.id, cols.target] + (
             [cols.label_timestamp] if cols.label_timestamp else []
         )
@@ -282,4 +305,5 @@ class DataCatalog:
             feature_files=features.files,
             label_files=labels.files,
             unlabelled_rows=len(frame) - len(joined),
+            excluded={day.isoformat(): why for day, why in left_out.items()},
         )

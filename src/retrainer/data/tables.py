@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from retrainer.data.storage import Storage, StorageError
+from retrainer.progress import track
 
 _PARTITION = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
 PARTITION_DATE_COLUMN = "_partition_date"
@@ -150,7 +151,7 @@ class PartitionedTable:
         days = sorted({as_date(d) for d in dates}) if dates is not None else self.dates(start, end)
         tables: list[pa.Table] = []
         reads: list[FileRead] = []
-        for day in days:
+        for day in track(days, f"reading {self.name}"):
             for key in self.files(day):
                 table, read = self._read_file(key, columns)
                 if partition_column:

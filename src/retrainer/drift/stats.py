@@ -208,13 +208,18 @@ def ks_wasserstein_sorted(
         ``(D, W1)``.
     """
     n_ref, n_cur = len(reference_sorted), len(current_sorted)
+    # Peak memory: three arrays of n_r + n_c values (the merge, its order, the sorted merge);
+    # each is dropped as soon as the next step no longer needs it.
     merged = np.concatenate((reference_sorted, current_sorted))
-    order = np.argsort(merged, kind="stable")
-    gaps = np.diff(merged[order])
+    order = np.argsort(merged, kind="stable")  # two sorted runs: a linear merge
+    merged = merged[order]
+    from_reference = order < n_ref
+    del order
+    gaps = np.diff(merged)
     del merged
     # Steps +n_c / -n_r as float64: integers, exact while |n_r n_c| < 2**53.
-    scaled = (order < n_ref).astype(np.float64)
-    del order
+    scaled = from_reference.astype(np.float64)
+    del from_reference
     scaled *= n_ref + n_cur
     scaled -= n_ref
     np.cumsum(scaled, out=scaled)  # n_r n_c (F_r - F_c) after each merged value

@@ -132,7 +132,12 @@ def signature_problems(challenger: Signature, champion: Signature) -> list[str]:
 
 
 def holdout_check(
-    config: HoldoutConfig, task: str, labels: PreparedInputs | None, problem: str | None = None
+    config: HoldoutConfig,
+    task: str,
+    labels: PreparedInputs | None,
+    problem: str | None = None,
+    *,
+    not_fresh: str | None = None,
 ) -> CheckResult:
     """Enough fresh labelled rows (and, for binary tasks, of the rarer class) to judge.
 
@@ -141,6 +146,8 @@ def holdout_check(
         task: The task.
         labels: The encoded holdout labels, or None when they are unusable.
         problem: Why the labels are unusable.
+        not_fresh: Why the rows may not be fresh for the challenger (e.g. "no recorded
+            holdout dates"); the check then fails with this message first.
 
     Returns:
         The ``holdout`` check.
@@ -149,9 +156,10 @@ def holdout_check(
     if task == "binary":
         threshold += f", rarer class ≥ {config.min_minority:,}"
     if labels is None:
-        return CheckResult(
-            "holdout", "holdout", "failed", f"holdout labels unusable: {problem}", None, threshold
-        )
+        message = f"holdout labels unusable: {problem}"
+        if not_fresh:
+            message = f"{not_fresh}; {message}"
+        return CheckResult("holdout", "holdout", "failed", message, None, threshold)
     n = labels.n
     details: dict[str, Any] = {"rows": n}
     observed: Any = n
@@ -165,8 +173,11 @@ def holdout_check(
         observed = f"{n:,} rows, rarer class {minority:,}"
         if minority < config.min_minority:
             failures.append(f"rarer class has {minority:,} rows < {config.min_minority:,}")
-    if failures:
-        message = "holdout too small to judge: " + "; ".join(failures)
+    if failures or not_fresh:
+        parts = [not_fresh] if not_fresh else []
+        if failures:
+            parts.append("holdout too small to judge: " + "; ".join(failures))
+        message = "; ".join(parts)
         return CheckResult(
             "holdout", "holdout", "failed", message, observed, threshold, True, details
         )
@@ -659,14 +670,17 @@ def segment_checks(
       ``insufficient_data`` (fails the gate only with ``insufficient_data: fail``);
     * otherwise a paired test of the segment (DeLong / McNemar / stratified bootstrap, as for
       the comparison) gives the improvement, its interval and ``p_worse``, the one-sided
-      p-value of "the challenger is worse on this segment". The p-values of all tested
+      p-value of "the challenger is worse on this segment than the tolerance allows", i.e.
+      of the null hypothesis ``improvement ≥ -max_regression``. The p-values of all tested
       segments are adjusted together (Holm by default) because many segments give many
       chances of a false alarm;
-    * the segment FAILS when the regression (−improvement) exceeds ``max_regression`` AND the
-      adjusted ``p_worse`` is ≤ ``alpha / 2`` (a two-sided ``1 - alpha`` interval entirely
-      below zero, after adjustment). A regression beyond the tolerance that is significant
-      on its own but not after the adjustment is a non-blocking ``warning``; anything else
-      passes (the message still states a non-significant regression).
+    * the segment FAILS when it is significantly worse than the allowed regression: the
+      regression (−improvement) exceeds ``max_regression`` AND the adjusted ``p_worse`` is
+      ≤ ``alpha / 2`` (a two-sided ``1 - alpha`` interval entirely below
+      ``-max_regression``, after adjustment). A regression beyond the tolerance that is
+      significant on its own but not after the adjustment is a non-blocking ``warning``;
+      anything else passes (the message still states a regression the data cannot tell
+      from the tolerance).
 
     This fails a clear segment regression even when the overall metric improves, while a
     regression that noise explains does not block (it is reported). ``floors`` add absolute
@@ -794,7 +808,7 @@ def segment_checks(
                     seg_a,
                     champion.subset(mask),
                     alpha=config.alpha,
-                    threshold=0.0,
+                    threshold=-config.max_regression,
                     n_bootstrap=config.n_bootstrap,
                     stratify=True,
                     seed=rng,
@@ -834,7 +848,7 @@ def _judge_segment(
     regression = -improvement
     significant = p_adjusted <= config.alpha / 2
     threshold = (
-        f"regression ≤ {config.max_regression:.4g} or not significant "
+        f"not significantly worse than the tolerated regression {config.max_regression:.4g} "
         f"(α={config.alpha:g}, {config.adjust} over {family})"
     )
     interval = f"{1 - result.alpha:.0%} CI {low:+.4g} to {high:+.4g}"
@@ -844,6 +858,7 @@ def _judge_segment(
         "column": tested.column,
         "value": tested.value,
         "rows": tested.rows,
+        "max_regression": config.max_regression,
         "p_worse_adjusted": p_adjusted,
         "significant_regression": significant,
     }
@@ -857,15 +872,15 @@ def _judge_segment(
     elif regression > config.max_regression and result.p_worse <= config.alpha / 2:
         verdict = "warning"
         message = (
-            f"challenger worse on {metric} by {regression:.4g}: significant on its own "
-            f"(p = {result.p_worse:.3g}) but not after the {config.adjust} adjustment "
-            f"(improvement {interval}; {stats})"
+            f"challenger worse on {metric} by {regression:.4g}: significantly beyond the "
+            f"tolerance {config.max_regression:.4g} on its own (p = {result.p_worse:.3g}) but "
+            f"not after the {config.adjust} adjustment (improvement {interval}; {stats})"
         )
     elif regression > config.max_regression:
         verdict = "passed"
         message = (
-            f"challenger worse on {metric} by {regression:.4g}, not significant "
-            f"(improvement {interval}; {stats})"
+            f"challenger worse on {metric} by {regression:.4g}, not significantly beyond the "
+            f"tolerance {config.max_regression:.4g} (improvement {interval}; {stats})"
         )
     else:
         verdict = "passed"

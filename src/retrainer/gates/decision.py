@@ -139,6 +139,7 @@ def evaluate_gates(
     champion: ModelEvidence | None = None,
     *,
     rng_seed: int = 0,
+    holdout_not_fresh: str | None = None,
 ) -> GateReport:
     """Judge a challenger on the fresh holdout; fail closed.
 
@@ -157,6 +158,9 @@ def evaluate_gates(
         challenger: The challenger's predictions and measurements on the holdout rows.
         champion: The champion's, on the same rows; None when there is no champion.
         rng_seed: Seed of every bootstrap, for reproducible reports.
+        holdout_not_fresh: Why the holdout rows may not be fresh for the challenger (e.g.
+            "no recorded holdout dates: ..."). The ``holdout`` check then fails: a gate on
+            rows the challenger may have been trained on proves nothing (fail closed).
 
     Returns:
         The report.
@@ -178,7 +182,9 @@ def evaluate_gates(
         label_problem = None
     except (MetricInputError, ValueError, TypeError) as exc:
         labels, label_problem = None, str(exc)
-    checks.append(holdout_check(config.holdout, task, labels, label_problem))
+    checks.append(
+        holdout_check(config.holdout, task, labels, label_problem, not_fresh=holdout_not_fresh)
+    )
 
     if labels is None:
         chal, chal_problems = None, [f"holdout labels unusable: {label_problem}"]

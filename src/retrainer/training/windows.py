@@ -168,7 +168,24 @@ def build_training_set(strategy: WindowStrategy, ctx: WindowContext) -> Training
 def parse_window_option(text: str) -> WindowStrategy:
     """Parse ``--window`` text: ``fixed``, ``fixed:30``, ``dynamic``, ``warm_start:14`` ...
 
-    The number after the colon sets the strategy's main length in days.
+    ``KIND`` alone takes the strategy's defaults; the number in ``KIND:N`` sets one length
+    in days, the other settings keep their defaults:
+
+    * ``fixed:N``: train on the last N days;
+    * ``dynamic:N``: N is the *validation window*, the most recent N days of the history
+      on which every candidate length (``candidates_days``, default 7, 14, 30, 60, 90) is
+      scored. It is not the training length: the search picks that. ``dynamic:14`` scores
+      the candidates on the last 14 days, then trains on the winning length;
+    * ``history_plus_recent:N``: keep every row of the last N days (plus the sample of
+      older rows);
+    * ``segment_upsample:N``: the base window of N days whose weak segments are upweighted;
+    * ``warm_start:N``: continue the champion on the last N days.
+
+    Args:
+        text: The option value, e.g. ``dynamic:14``.
+
+    Returns:
+        The window strategy.
 
     Raises:
         ValueError: For an unknown kind or a bad number.

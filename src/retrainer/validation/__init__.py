@@ -6,7 +6,12 @@ need no GX import; :func:`validate_batch` imports GX (a few seconds) when it fir
 
 from retrainer.validation.batch import BatchValidation, unreadable_batch, validate_batch
 from retrainer.validation.findings import Finding, findings_from_result, verdict_of
-from retrainer.validation.ledger import ValidationLedger
+from retrainer.validation.ledger import (
+    LedgerError,
+    PartitionScreen,
+    ValidationLedger,
+    screen_partitions,
+)
 from retrainer.validation.profile import ColumnProfile, ReferenceProfile, profile_reference
 from retrainer.validation.report import findings_frame, markdown_summary, render_html
 from retrainer.validation.suite import SuiteError, ValidationSuite, build_suite
@@ -15,6 +20,8 @@ __all__ = [
     "BatchValidation",
     "ColumnProfile",
     "Finding",
+    "LedgerError",
+    "PartitionScreen",
     "ReferenceProfile",
     "SuiteError",
     "ValidationLedger",
@@ -25,6 +32,7 @@ __all__ = [
     "markdown_summary",
     "profile_reference",
     "render_html",
+    "screen_partitions",
     "unreadable_batch",
     "validate_batch",
     "verdict_of",

@@ -380,20 +380,64 @@ def _describe(entry: _Entry, frame: pd.DataFrame | None, missing: set[str]) -> l
             )
         ]
     if kind == "monotonic_dates":
-        observed = result.get("observed_value")
         bound = kwargs.get("min_value")
+        allowed = entry.details.get("max_late_share", 0.0)
+        seen = _extremes(frame, column)
+        earliest = fmt_time(seen[0] if seen else result.get("observed_value"))
+        if share is None:  # a suite of format 1 before late events were tolerated: the minimum
+            return [
+                _finding(
+                    entry,
+                    column,
+                    f"earliest {earliest}",
+                    f"≥ {fmt_time(bound)}",
+                    f"earliest event time {earliest} is older than the newest accepted "
+                    f"partition (not before {fmt_time(bound)})",
+                )
+            ]
         return [
             _finding(
                 entry,
                 column,
-                f"earliest {fmt_time(observed)}",
-                f"≥ {fmt_time(bound)}",
-                f"earliest event time {fmt_time(observed)} is older than the last validated "
-                f"partition (not before {fmt_time(bound)})",
+                f"{fmt_share(share)} older; earliest {earliest}",
+                f"≥ {fmt_time(bound)}, ≤ {fmt_share(allowed)} older",
+                f"{fmt_share(share)} of event times are older than the newest partition "
+                f"accepted before this one arrived (not before {fmt_time(bound)}; at most "
+                f"{fmt_share(allowed)} late events allowed; earliest {earliest}): a partition "
+                "out of order, or stale data",
+                share,
+            )
+        ]
+    if kind == "extra":
+        expected = ", ".join(
+            f"{key}={value!r}" for key, value in kwargs.items() if key not in ("column", "mostly")
+        )
+        if kwargs.get("mostly") is not None:
+            expected += f"{', ' if expected else ''}≥ {fmt_share(kwargs['mostly'])} of values"
+        expected = expected or "see suite"
+        if "observed_value" in result:
+            observed = f"observed {_short(result['observed_value'])}"
+        else:
+            observed = f"{fmt_share(share)} unexpected"
+            if examples:
+                observed += f" (e.g. {examples})"
+        return [
+            _finding(
+                entry,
+                column,
+                observed,
+                expected,
+                f"{observed}; expected {expected} (validation.columns.{column}.extra_expectations)",
+                share,
             )
         ]
     observed = result.get("observed_value", f"{fmt_share(share)} unexpected")
     return [_finding(entry, column, str(observed), "see suite", f"observed {observed}", share)]
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = fmt_number(value) if isinstance(value, int | float) else str(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def findings_from_result(

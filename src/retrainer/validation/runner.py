@@ -61,7 +61,7 @@ class SuiteRun:
 _SKIP_REASONS = {
     "earliest_event_time": "the batch has no partition date",
     "latest_event_time": "the batch has no partition date",
-    "not_before": "no earlier partition has been validated",
+    "not_before": "no earlier partition has been accepted",
     "min_rows": "no row-count bounds",
     "max_rows": "no row-count bounds",
 }

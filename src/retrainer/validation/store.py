@@ -14,6 +14,7 @@ it is rebuilt from the reference profile it carries (same reference data, curren
 from __future__ import annotations
 
 import io
+import json
 import logging
 import tempfile
 from datetime import date, timedelta
@@ -24,6 +25,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from retrainer.data.tables import as_date
+from retrainer.validation.batch import BatchValidation
 from retrainer.validation.ledger import ValidationLedger
 from retrainer.validation.profile import profile_reference
 from retrainer.validation.suite import SuiteError, ValidationSuite, build_suite
@@ -250,6 +252,41 @@ def resolve_suite(project: Project, catalog: DataCatalog) -> ValidationSuite:
         suite = suite.rebuilt(cfg.columns, cfg.validation)
         suite.retrainer["source"]["description"] += ", rebuilt with the current validation rules"
     return suite
+
+
+def log_batch_result(batch: BatchValidation, report_html: str) -> None:
+    """Log a validated batch to the active MLflow run: counts, the GX result, findings, report.
+
+    Metrics: ``rows``, ``expectations_evaluated``, ``expectations_failed``, ``success_ratio``,
+    ``errors``, ``warnings``, ``gx_seconds``. Artifacts under ``validation/``:
+    ``gx_result.json``, ``findings.json`` and ``report.html``.
+    """
+    import mlflow
+
+    stats = batch.statistics
+    evaluated = int(stats.get("evaluated_expectations", 0))
+    failed = int(stats.get("unsuccessful_expectations", 0))
+    mlflow.log_metrics(
+        {
+            "rows": float(batch.rows),
+            "expectations_evaluated": float(evaluated),
+            "expectations_failed": float(failed),
+            "success_ratio": (evaluated - failed) / evaluated if evaluated else 0.0,
+            "errors": float(len(batch.errors)),
+            "warnings": float(len(batch.warnings)),
+            "gx_seconds": float(batch.seconds),
+        }
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        files = {
+            "gx_result.json": json.dumps(batch.result, indent=1, default=str),
+            "findings.json": json.dumps(batch.summary(max_findings=1000), indent=1),
+            "report.html": report_html,
+        }
+        for name, text in files.items():
+            (directory / name).write_text(text, encoding="utf-8")
+        mlflow.log_artifacts(str(directory), artifact_path=SUITE_ARTIFACT_DIR)
 
 
 def log_suite_artifact(suite: ValidationSuite, run_id: str | None = None) -> str:

@@ -25,11 +25,12 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from retrainer.config.validation import CATEGORY_KEYS, RANGE_KEYS
 from retrainer.validation.profile import ColumnProfile, ReferenceProfile
 
 if TYPE_CHECKING:
     from retrainer.config.core import ColumnsSection
-    from retrainer.config.validation import ValidationSection
+    from retrainer.config.validation import ColumnOverride, ValidationSection
 
 SUITE_FORMAT = 1
 
@@ -41,7 +42,6 @@ BETWEEN = "expect_column_values_to_be_between"
 IN_SET = "expect_column_values_to_be_in_set"
 UNIQUE = "expect_column_values_to_be_unique"
 ROW_COUNT_BETWEEN = "expect_table_row_count_to_be_between"
-MIN_BETWEEN = "expect_column_min_to_be_between"
 
 # GX suite parameters filled in per batch
 PARAM_MIN_ROWS = "min_rows"
@@ -108,10 +108,17 @@ def _fingerprint(payload: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+SUITE_INDEPENDENT_RULES = {"enabled", "quarantine", "before_training"}
+"""``validation`` settings that say what happens around a suite, not what it holds."""
+
+
 def rules_fingerprint(columns: ColumnsSection, rules: ValidationSection) -> str:
     """Hash of what a suite is built from besides the data: column roles and rules."""
     return _fingerprint(
-        {"columns": columns.model_dump(mode="json"), "validation": rules.model_dump(mode="json")}
+        {
+            "columns": columns.model_dump(mode="json"),
+            "validation": rules.model_dump(mode="json", exclude=SUITE_INDEPENDENT_RULES),
+        }
     )
 
 
@@ -347,6 +354,159 @@ def _check_overrides(
             )
 
 
+def _explicit_expectations(
+    column: str,
+    override: ColumnOverride | None,
+    columns: ColumnsSection,
+    rules: ValidationSection,
+) -> list[dict[str, Any]]:
+    """Checks an override spells out in full, for a column the reference does not have.
+
+    An explicit value set (``allowed_values``), explicit bounds (``min_value``/``max_value``)
+    and an absolute null share (``max_null_share``) need no reference statistics.
+    """
+    if override is None:
+        return []
+    out: list[dict[str, Any]] = []
+    if override.max_null_share is not None and not rules.is_dropped("not_null", column):
+        allowed = min(1.0, round(override.max_null_share, 6))
+        if allowed < 1.0:
+            kwargs: dict[str, Any] = {"column": column}
+            if allowed > 0:
+                kwargs["mostly"] = round(1.0 - allowed, 6)
+            out.append(
+                _expectation(
+                    NOT_NULL,
+                    kwargs,
+                    "not_null",
+                    rules.severity_of("not_null", column),
+                    max_null_share=allowed,
+                    explicit=True,
+                )
+            )
+    bounded = override.min_value is not None or override.max_value is not None
+    if column in columns.numeric and bounded and not rules.is_dropped("range", column):
+        share = (
+            override.max_outside_share
+            if override.max_outside_share is not None
+            else rules.numeric.max_outside_share
+        )
+        kwargs = {"column": column, "min_value": override.min_value}
+        kwargs["max_value"] = override.max_value
+        if share > 0:
+            kwargs["mostly"] = round(1.0 - share, 6)
+        out.append(
+            _expectation(
+                BETWEEN,
+                kwargs,
+                "range",
+                rules.severity_of("range", column),
+                max_outside_share=share,
+                explicit_min=override.min_value is not None,
+                explicit_max=override.max_value is not None,
+            )
+        )
+    if override.allowed_values is not None and not rules.is_dropped("categories", column):
+        share = (
+            override.max_unseen_share
+            if override.max_unseen_share is not None
+            else rules.categories.max_unseen_share
+        )
+        kwargs = {"column": column, "value_set": sorted(override.allowed_values, key=str)}
+        if share > 0:
+            kwargs["mostly"] = round(1.0 - share, 6)
+        out.append(
+            _expectation(
+                IN_SET,
+                kwargs,
+                "categories",
+                rules.severity_of("categories", column),
+                max_unseen_share=share,
+                explicit=True,
+            )
+        )
+    return out
+
+
+def _override_needs(override: ColumnOverride) -> dict[str, list[str]]:
+    """Expectation kind → the override's settings that only take effect through it."""
+    given = override.model_fields_set
+    needs: dict[str, list[str]] = {}
+    for kind, keys in (
+        ("range", RANGE_KEYS),
+        ("categories", CATEGORY_KEYS),
+        ("not_null", ("max_null_share",)),
+    ):
+        named = [k for k in keys if k in given]
+        if kind == "not_null" and (override.max_null_share or 0.0) >= 1.0:
+            named = []  # "any share of nulls": no check is the intended outcome
+        if named:
+            needs[kind] = named
+    for kind in override.severity:
+        needs.setdefault(kind, []).append(f"severity.{kind}")
+    return needs
+
+
+def _check_overrides_applied(
+    expectations: list[dict[str, Any]],
+    notes: list[str],
+    profile: ReferenceProfile,
+    columns: ColumnsSection,
+    rules: ValidationSection,
+) -> None:
+    """Every setting of a column override must shape an expectation of the suite.
+
+    Raises:
+        SuiteError: Naming the column, the settings and why they cannot apply.
+    """
+    built: dict[str, set[str]] = {}
+    for expectation in expectations:
+        kind = expectation["meta"]["retrainer"]["kind"]
+        kwargs = expectation["kwargs"]
+        names = [kwargs["column"]] if "column" in kwargs else []
+        if kind == "columns":
+            names = list(kwargs.get("column_set", []))
+        for name in names:
+            built.setdefault(name, set()).add(kind)
+    required = set(required_columns(columns, rules))
+    for name, override in rules.columns.items():
+        if override.ignore:
+            continue
+        relative = [k for k in ("margin", "extra_values") if k in override.model_fields_set]
+        if relative and name not in profile.profiles:
+            raise SuiteError(
+                f"validation.columns.{name}: {', '.join(relative)} cannot apply: the column is "
+                "not in the reference data, so there is no reference range or value set to "
+                "widen; spell it out (min_value/max_value, allowed_values)"
+            )
+        for kind, settings in _override_needs(override).items():
+            if kind in built.get(name, set()):
+                continue
+            if rules.is_dropped(kind, name):
+                why = f"{kind} is dropped for this column"
+            elif name not in required:
+                why = (
+                    "the column is not one the config uses (columns.id, timestamp, numeric, "
+                    "categorical, segments), so only its presence in the reference schema is "
+                    "checked"
+                )
+            else:
+                why = next(
+                    (n.split(": ", 1)[1] for n in notes if n.startswith(f"{name}: ")),
+                    f"the suite has no {kind} check for it",
+                )
+                if name not in profile.profiles:
+                    why = (
+                        "the column is not in the reference data, so there is no "
+                        f"reference to derive a {kind} check from; spell it out "
+                        "(allowed_values, min_value/max_value, max_null_share) or use "
+                        "extra_expectations"
+                    )
+            raise SuiteError(
+                f"validation.columns.{name}: {', '.join(settings)} cannot apply: {why}"
+            )
+
+
 def _numeric_range(
     name: str, column: ColumnProfile, rules: ValidationSection
 ) -> tuple[float | None, float | None, dict[str, Any]] | None:
@@ -451,10 +611,15 @@ def build_suite(
 
     for column in required:
         stats = profile.profiles.get(column)
-        if stats is None:
-            notes.append(f"{column}: not in the reference data; only its presence is checked")
-            continue
         override = rules.columns.get(column)
+        if stats is None:
+            explicit = _explicit_expectations(column, override, columns, rules)
+            expectations += explicit
+            notes.append(
+                f"{column}: not in the reference data; only its presence"
+                + (" and the explicit overrides are checked" if explicit else " is checked")
+            )
+            continue
 
         if not rules.is_dropped("dtype", column):
             expectations.append(
@@ -626,13 +791,20 @@ def build_suite(
                 )
             )
         if not rules.is_dropped("monotonic_dates"):
+            # a share of late events is tolerated (one replayed row must not block a day);
+            # a partition older than the newest accepted one fails as a whole
+            share = rules.timestamps.max_late_share
+            kwargs = {"column": timestamp, "min_value": {"$PARAMETER": PARAM_NOT_BEFORE}}
+            if share > 0:
+                kwargs["mostly"] = round(1.0 - share, 6)
             expectations.append(
                 _expectation(
-                    MIN_BETWEEN,
-                    {"column": timestamp, "min_value": {"$PARAMETER": PARAM_NOT_BEFORE}},
+                    BETWEEN,
+                    kwargs,
                     "monotonic_dates",
                     rules.severity_of("monotonic_dates"),
                     tolerance_hours=rules.timestamps.tolerance_hours,
+                    max_late_share=share,
                 )
             )
     elif timestamp in required:
@@ -640,6 +812,21 @@ def build_suite(
             f"{timestamp}: not a datetime column in the reference; no freshness or "
             "monotonic-dates check"
         )
+
+    for column, override in rules.columns.items():
+        if override.ignore:
+            continue
+        for extra in override.extra_expectations:
+            expectations.append(
+                _expectation(
+                    extra.type,
+                    {**extra.kwargs, "column": column},
+                    "extra",
+                    extra.severity,
+                    explicit=True,
+                )
+            )
+    _check_overrides_applied(expectations, notes, profile, columns, rules)
 
     meta = {
         "great_expectations_version": _gx_version(),

@@ -1,0 +1,87 @@
+"""Drift flow: feature and prediction drift of a window against a baseline.
+
+Entrypoint for deployments: ``flows/drift.py:check_drift``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, get_run_logger
+
+from retrainer import events
+from tasks.drift import (
+    drift_event_id,
+    drift_window,
+    load_baseline,
+    log_drift_run,
+    parse_baseline_option,
+    publish_drift_report,
+    run_drift_check,
+    write_drift_report,
+)
+from tasks.events import emit
+from tasks.project import configure_tracking, load_project
+
+
+@flow(name="check-drift", log_prints=True)
+def check_drift(
+    config: str = "retrainer.yaml",
+    current: str | None = None,
+    days: int | None = None,
+    baseline: str | None = None,
+    as_of: str | None = None,
+    html: str | None = None,
+) -> dict[str, Any]:
+    """Compare a window of feature data (and the champion's scores on it) with a baseline.
+
+    The baseline is the champion's training profile (logged with the version by the train
+    flow; its prediction part is the champion's scores on its fresh holdout) or a production
+    window. Every statistic is logged to an MLflow run tagged ``retrainer.kind=drift``, the
+    HTML report (distributions and per-day drift scores) is written under
+    ``<state_dir>/reports/drift``, a markdown artifact is published, and
+    ``retrainer.drift.detected`` (drift) or ``retrainer.drift.checked`` (none) is emitted.
+
+    Args:
+        config: Path to ``retrainer.yaml``.
+        current: ``START:END`` event dates (inclusive); default: the last
+            ``drift.window_days`` days up to ``as_of``.
+        days: Window length in days (instead of ``current``).
+        baseline: ``training`` or ``START:END`` (a production window); default:
+            ``drift.baseline``.
+        as_of: The data clock (YYYY-MM-DD): nothing after it is read; default: the newest
+            feature partition.
+        html: Also write the HTML report to this file.
+
+    Returns:
+        The check as a dict plus ``run_id``, ``html_report``, ``json_report``, ``event`` and
+        ``event_id``.
+    """
+    project = load_project(config)
+    configure_tracking(project)
+    span = drift_window(project, current, days, as_of)
+    reference = load_baseline(project, parse_baseline_option(baseline, project.config.drift), span)
+    check = run_drift_check(project, reference, span)
+    html_path, json_path = write_drift_report(project, check, html)
+    run_id = log_drift_run(project, check, html_path, json_path)
+    publish_drift_report(project, check, html_path)
+    event = events.DRIFT_DETECTED if check.drifted else events.DRIFT_CHECKED
+    payload = check.event_payload()
+    payload["report"] = html_path
+    payload["mlflow_run_id"] = run_id
+    labels = {"version": check.model_version} if check.model_version else {}
+    event_id = emit(
+        event, project.model_name, payload, event_id=drift_event_id(check, event), **labels
+    )
+    get_run_logger().info("%s: %s (report %s)", event, check.verdict, html_path)
+    result = check.to_dict()
+    result.update(
+        {
+            "run_id": run_id,
+            "html_report": html_path,
+            "json_report": json_path,
+            "event": event,
+            "event_id": event_id,
+        }
+    )
+    return result

@@ -1,0 +1,257 @@
+"""One drift check of a window: the window verdict plus per-day drift scores (no IO).
+
+:func:`check_window` streams the window one day at a time: each day is compared with the
+baseline on its own (the drift-score series of the report) and summarised into the window's
+accumulators (the window verdict), so memory holds one day plus the sketches.
+
+The *drift score* of a column is its most decisive metric: the deciding metric whose value
+is furthest past its threshold (``value / threshold``; for a deciding test the p-value is
+shown instead, see :func:`headline_metric`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import pandas as pd
+
+from retrainer.config.drift import TEST_METRICS
+from retrainer.drift.detector import DriftDetector
+from retrainer.drift.report import ColumnDrift, DriftReport, MetricResult
+from retrainer.events import json_safe
+
+
+def headline_metric(column: ColumnDrift) -> MetricResult | None:
+    """The column's most decisive deciding metric (None when no metric decides).
+
+    Distances rank by ``value / threshold``; a deciding test ranks by how far its adjusted
+    p-value is below ``alpha`` (``alpha / p``). Ties keep configuration order.
+    """
+    best: tuple[float, MetricResult] | None = None
+    for metric in column.metrics.values():
+        if metric.drifted is None or metric.threshold is None:
+            continue
+        if metric.name in TEST_METRICS:
+            p = metric.p_value_adjusted
+            ratio = metric.threshold / p if p and p > 0 else (math.inf if p == 0 else 0.0)
+        elif math.isnan(metric.value) or metric.threshold == 0:
+            ratio = 0.0
+        else:
+            ratio = metric.value / metric.threshold
+        if best is None or ratio > best[0]:
+            best = (ratio, metric)
+    return best[1] if best else None
+
+
+@dataclass
+class DayScore:
+    """One column's drift score on one day."""
+
+    metric: str
+    value: float
+    threshold: float | None
+    status: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able dict."""
+        return json_safe(
+            {
+                "metric": self.metric,
+                "value": self.value,
+                "threshold": self.threshold,
+                "status": self.status,
+            }
+        )
+
+
+@dataclass
+class DailyDrift:
+    """The drift of one day of the window, against the same baseline."""
+
+    day: date
+    n_rows: int
+    drifted: bool
+    drifted_columns: list[str]
+    scores: dict[str, DayScore]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able dict."""
+        return {
+            "date": self.day.isoformat(),
+            "rows": self.n_rows,
+            "drifted": self.drifted,
+            "drifted_columns": list(self.drifted_columns),
+            "scores": {c: s.to_dict() for c, s in self.scores.items()},
+        }
+
+
+def day_scores(report: DriftReport) -> dict[str, DayScore]:
+    """Each column's headline metric of a (daily) report."""
+    scores: dict[str, DayScore] = {}
+    for column in report.columns:
+        metric = headline_metric(column)
+        if metric is None:
+            continue
+        value = metric.p_value_adjusted if metric.name in TEST_METRICS else metric.value
+        scores[column.column] = DayScore(
+            metric.name,
+            math.nan if value is None else float(value),
+            metric.threshold,
+            column.status,
+        )
+    return scores
+
+
+def check_window(
+    detector: DriftDetector, days: Iterable[tuple[date, pd.DataFrame]]
+) -> tuple[DriftReport, list[DailyDrift]]:
+    """Compare a window with the baseline, as a whole and day by day.
+
+    Args:
+        detector: A fitted detector (``fit`` or ``from_profile``).
+        days: ``(day, frame)`` pairs in date order; each frame has the checked columns.
+            Empty days are skipped.
+
+    Returns:
+        The window's report (the verdict) and one :class:`DailyDrift` per non-empty day.
+
+    Raises:
+        ValueError: No rows in the window, or a checked column is missing from a day (the
+            message names the column and the day).
+    """
+    daily: list[DailyDrift] = []
+
+    def frames() -> Iterator[pd.DataFrame]:
+        for day, frame in days:
+            if frame.empty:
+                continue
+            try:
+                report = detector.compare(frame)
+            except ValueError as exc:
+                raise ValueError(f"{day}: {exc}") from exc
+            daily.append(
+                DailyDrift(
+                    day=day,
+                    n_rows=len(frame),
+                    drifted=report.drifted,
+                    drifted_columns=report.drifted_columns,
+                    scores=day_scores(report),
+                )
+            )
+            yield frame
+
+    try:
+        report = detector.compare_batches(frames())
+    except ValueError as exc:
+        if "got no batches" in str(exc):
+            raise ValueError("the window has no rows to check") from None
+        raise
+    return report, daily
+
+
+@dataclass
+class DriftCheck:
+    """A drift check of one model over one window, with everything a report shows.
+
+    Attributes:
+        model: Registered model name.
+        model_version: The champion version whose baseline (and scores) were used; None for
+            a window baseline without a champion.
+        window_start: First day of the current window.
+        window_end: Last day of the current window.
+        baseline: What the current window is compared with: ``kind`` (``training`` or
+            ``window``), ``description``, ``start``, ``end``, ``rows``.
+        report: The window's drift report.
+        daily: Per-day drift scores.
+        prediction_columns: Columns of the report that are model outputs, not features.
+        notes: Remarks for the reader (fallbacks, skipped days ...).
+    """
+
+    model: str
+    model_version: str | None
+    window_start: date
+    window_end: date
+    baseline: dict[str, Any]
+    report: DriftReport
+    daily: list[DailyDrift] = field(default_factory=list)
+    prediction_columns: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def drifted(self) -> bool:
+        """The window verdict."""
+        return self.report.drifted
+
+    @property
+    def verdict(self) -> str:
+        """``drift`` or ``no drift``."""
+        return "drift" if self.drifted else "no drift"
+
+    @property
+    def drifted_features(self) -> list[str]:
+        """Drifted feature columns."""
+        return [c for c in self.report.drifted_columns if c not in self.prediction_columns]
+
+    @property
+    def prediction_drift(self) -> bool:
+        """Whether a prediction column drifted."""
+        return any(c in self.prediction_columns for c in self.report.drifted_columns)
+
+    def column_summary(self) -> list[dict[str, Any]]:
+        """One entry per column: status, headline metric, value, threshold, p-value."""
+        rows = []
+        for column in self.report.columns:
+            metric = headline_metric(column)
+            rows.append(
+                json_safe(
+                    {
+                        "column": column.column,
+                        "kind": column.kind,
+                        "role": "prediction"
+                        if column.column in self.prediction_columns
+                        else "feature",
+                        "status": column.status,
+                        "metric": metric.name if metric else None,
+                        "value": metric.value if metric else None,
+                        "threshold": metric.threshold if metric else None,
+                        "p_value_adjusted": metric.p_value_adjusted if metric else None,
+                    }
+                )
+            )
+        return rows
+
+    def event_payload(self) -> dict[str, Any]:
+        """The payload of ``retrainer.drift.detected`` / ``retrainer.drift.checked``."""
+        flagged = [c for c in self.column_summary() if c["status"] != "ok"]
+        return json_safe(
+            {
+                "verdict": self.verdict,
+                "model": self.model,
+                "model_version": self.model_version,
+                "window_start": self.window_start.isoformat(),
+                "window_end": self.window_end.isoformat(),
+                "baseline": self.baseline,
+                "drifted_columns": self.report.drifted_columns,
+                "drifted_features": self.drifted_features,
+                "prediction_drift": self.prediction_drift,
+                "warning_columns": self.report.warning_columns,
+                "drift_share": self.report.drift_share,
+                "rows": self.report.n_current,
+                "columns": flagged,
+            }
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The whole check as JSON-able types."""
+        return {
+            **self.event_payload(),
+            "columns": self.column_summary(),
+            "prediction_columns": list(self.prediction_columns),
+            "notes": list(self.notes),
+            "daily": [d.to_dict() for d in self.daily],
+            "report": self.report.to_dict(),
+        }

@@ -1,0 +1,200 @@
+"""Drift checks on the simulator's stream at the default thresholds: recall and false alarms.
+
+Every day from day 30 on is checked on its own against a baseline profiled on days 0..29
+(what a model trained before the drift would carry), the way ``retrainer drift --days 1``
+checks it. The simulator's schedule says which days drifted.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from functools import cache
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from retrainer.config.drift import DriftSection
+from retrainer.drift import DriftDetector
+from retrainer.drift.baseline import (
+    PREDICTION_SCORE,
+    build_baseline_profile,
+    checked_columns,
+    prediction_frame,
+)
+from retrainer.drift.check import DriftCheck, check_window, headline_metric
+from retrainer.simulate import CATEGORICAL_COLUMNS, FEATURE_COLUMNS, simulate
+
+NUMERIC = [c for c in FEATURE_COLUMNS if c not in CATEGORICAL_COLUMNS]
+CATEGORICAL = list(CATEGORICAL_COLUMNS)
+ROWS_PER_DAY = 1000
+DAYS = 100
+BASELINE_DAYS = 30
+
+
+@cache
+def _stream(scenario: str, seed: int = 3):
+    return simulate(scenario, days=DAYS, seed=seed, rows_per_day=ROWS_PER_DAY)
+
+
+def _day(sim, index: int) -> pd.DataFrame:
+    return sim.features.iloc[index * ROWS_PER_DAY : (index + 1) * ROWS_PER_DAY]
+
+
+@cache
+def _daily_verdicts(scenario: str) -> dict[date, tuple[bool, list[str]]]:
+    """Each checked day's verdict and drifted columns (baseline: days 0..29)."""
+    sim = _stream(scenario)
+    reference = sim.features.iloc[: BASELINE_DAYS * ROWS_PER_DAY]
+    detector = DriftDetector.from_profile(
+        DriftDetector(NUMERIC, CATEGORICAL).fit(reference).profile_
+    )
+    start = sim.schedule.start
+    days = [(start + timedelta(days=i), _day(sim, i)) for i in range(BASELINE_DAYS, DAYS)]
+    _, daily = check_window(detector, days)
+    return {d.day: (d.drifted, d.drifted_columns) for d in daily}
+
+
+# (scenario, days after the onset by which the drift must be flagged): sudden and recurring
+# drift is full-size at once; gradual and incremental drift starts at zero and grows, so
+# their first days are below any sensible threshold
+DETECTION_DELAY = {"sudden": 2, "recurring": 2, "gradual": 8, "incremental": 8}
+
+
+@pytest.mark.parametrize("scenario", list(DETECTION_DELAY))
+def test_covariate_drift_is_detected_where_the_schedule_marks_it(scenario):
+    # given a stream whose schedule marks drifted days, checked day by day at the defaults
+    sim = _stream(scenario)
+    verdicts = _daily_verdicts(scenario)
+    drift_days = sim.schedule.drift_days("covariate") & set(verdicts)
+    (onset,) = sim.schedule.onsets("covariate").values()
+    delay = timedelta(days=DETECTION_DELAY[scenario])
+    drifted_columns = {c for d in sim.schedule.drifts for c in d.columns}
+
+    # then the drift is flagged within the delay of its onset ...
+    first = min(d for d, (drifted, _) in verdicts.items() if drifted)
+    assert onset <= first <= onset + delay
+    # ... >= 90% of its days are flagged from then on (recurring: in every on-period) ...
+    judged = [d for d in drift_days if d > onset + delay or scenario == "recurring"]
+    recall = np.mean([verdicts[d][0] for d in judged])
+    assert recall >= 0.9, f"{scenario}: recall {recall:.2f} on {len(judged)} drift days"
+    # ... and only the columns the schedule names are flagged
+    flagged = {c for d in drift_days for c in verdicts[d][1]}
+    assert flagged
+    assert flagged <= drifted_columns
+
+
+def test_at_most_one_false_alarm_per_60_clean_days():
+    # given every clean day after the baseline in a stable stream and before the drifts
+    clean_verdicts = []
+    for scenario in ("stable", "sudden", "gradual", "incremental", "recurring"):
+        sim = _stream(scenario)
+        verdicts = _daily_verdicts(scenario)
+        clean = sim.schedule.clean_days() & set(verdicts)
+        clean_verdicts += [verdicts[d][0] for d in sorted(clean)]
+
+    # then false alarms stay at or below 1 per 60 clean days
+    assert len(clean_verdicts) >= 150
+    false_alarms = sum(clean_verdicts)
+    assert false_alarms <= len(clean_verdicts) / 60, (false_alarms, len(clean_verdicts))
+
+
+def _model(sim):
+    rows = sim.features.iloc[: BASELINE_DAYS * ROWS_PER_DAY]
+    labels = rows.merge(sim.labels, on="loan_id")["defaulted"]
+    model = make_pipeline(SimpleImputer(), StandardScaler(), LogisticRegression(max_iter=500))
+    return model.fit(rows[NUMERIC], labels)
+
+
+def test_prediction_drift_is_reported_apart_from_feature_drift():
+    # given a model on the numeric features, a baseline with its scores on fresh rows, and a
+    # window after incomes dropped (which moves the model's scores)
+    sim = _stream("sudden")
+    model = _model(sim)
+    reference = sim.features.iloc[: BASELINE_DAYS * ROWS_PER_DAY]
+    holdout = sim.features.iloc[BASELINE_DAYS * ROWS_PER_DAY : 37 * ROWS_PER_DAY]
+    profile = build_baseline_profile(
+        reference,
+        numeric=NUMERIC,
+        categorical=CATEGORICAL,
+        predictions=prediction_frame(model, holdout[NUMERIC], "binary"),
+    )
+    features, predicted = checked_columns(profile)
+    assert predicted == [PREDICTION_SCORE]
+    assert profile.columns[PREDICTION_SCORE].n_rows == len(holdout)
+    detector = DriftDetector.from_profile(profile)
+
+    def window(first: int, last: int):
+        for i in range(first, last + 1):
+            day = _day(sim, i)
+            yield (
+                sim.schedule.start + timedelta(days=i),
+                pd.concat([day, prediction_frame(model, day[NUMERIC], "binary")], axis=1),
+            )
+
+    # when a pre-drift week and a post-drift week are checked
+    before, _ = check_window(detector, window(40, 46))
+    after, daily = check_window(detector, window(62, 68))
+    check = DriftCheck(
+        model="m",
+        model_version="1",
+        window_start=date(2026, 3, 4),
+        window_end=date(2026, 3, 10),
+        baseline={"kind": "training"},
+        report=after,
+        daily=daily,
+        prediction_columns=predicted,
+    )
+
+    # then nothing drifts before; after, income and the model's scores drift, and the event
+    # payload names them with their metric, value and threshold
+    assert not before.drifted
+    assert check.drifted_features == ["income"]
+    assert check.prediction_drift
+    payload = check.event_payload()
+    assert payload["verdict"] == "drift"
+    assert payload["drifted_columns"] == ["income", PREDICTION_SCORE]
+    named = {c["column"]: c for c in payload["columns"]}
+    assert named["income"]["metric"] == "wasserstein_norm"
+    assert named["income"]["value"] >= named["income"]["threshold"] == 0.1
+    assert len(check.daily) == 7
+    assert all(d.drifted for d in check.daily)
+    assert set(features) == set(NUMERIC + CATEGORICAL)
+
+
+def test_headline_metric_is_the_one_furthest_past_its_threshold():
+    # given a column flagged by PSI (just over) and by normed Wasserstein (far over)
+    rng = np.random.default_rng(0)
+    reference = pd.DataFrame({"x": rng.normal(0, 1, 20_000)})
+    current = pd.DataFrame({"x": rng.normal(0.6, 1, 20_000)})
+    config = DriftSection.model_validate({"metrics": {"numeric": ["psi", "wasserstein_norm"]}})
+    column = DriftDetector(["x"], config=config).fit(reference).compare(current).column("x")
+
+    # then the headline is the metric with the larger value / threshold ratio
+    ratios = {
+        m: column.metrics[m].value / column.metrics[m].threshold
+        for m in column.metrics
+        if column.metrics[m].threshold
+    }
+    assert headline_metric(column).name == max(ratios, key=ratios.get)
+
+
+def test_a_window_without_rows_and_a_day_missing_a_column_are_named():
+    detector = DriftDetector(["x"]).fit(pd.DataFrame({"x": np.arange(100.0)}))
+    with pytest.raises(ValueError, match="no rows"):
+        check_window(detector, [(date(2026, 1, 1), pd.DataFrame({"x": []}))])
+    with pytest.raises(ValueError, match=r"2026-01-02.*'x'"):
+        check_window(detector, [(date(2026, 1, 2), pd.DataFrame({"y": [1.0]}))])
+
+
+def test_a_feature_named_like_a_prediction_column_is_refused():
+    frame = pd.DataFrame({PREDICTION_SCORE: np.arange(50.0)})
+    scores = pd.DataFrame({PREDICTION_SCORE: np.linspace(0, 1, 50)})
+    with pytest.raises(ValueError, match="clash"):
+        build_baseline_profile(
+            frame, numeric=[PREDICTION_SCORE], categorical=[], predictions=scores
+        )
