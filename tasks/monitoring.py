@@ -361,7 +361,9 @@ def compute_report(
         report.labelled_share or 0.0,
     )
     for breach in report.breaches:
-        logger.warning("breach: %s", breach.reason)
+        logger.warning(
+            "breach: %s %s (%s): %s", breach.metric, breach.basis, breach.scope, breach.reason
+        )
     return report
 
 
