@@ -78,6 +78,15 @@ def test_bad_requests_exit_2_and_name_the_problem(trained, args, message):
     assert message in result.stderr
 
 
+def test_under_json_an_error_is_one_json_document_too(trained):
+    result = runner.invoke(app, ["drift", "-c", str(trained), "--baseline", "x", "--json"])
+
+    assert result.exit_code == 2
+    document = json.loads(result.stdout)
+    assert document["ok"] is False
+    assert "--baseline" in document["error"]
+
+
 def test_a_training_baseline_without_a_champion_is_a_usage_error(trained, tmp_path):
     # given the same data under a model name that has no champion
     config = yaml.safe_load(trained.read_text())

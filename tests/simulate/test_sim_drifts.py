@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
-from sim_helpers import drift_p_value, roc_auc, rows_on, simulated
+from sim_helpers import drift_p_value, model_frame, roc_auc, rows_on, simulated, single_thread
 
 from retrainer.simulate import FEATURE_COLUMNS
 
@@ -135,6 +135,38 @@ def test_seasonal_variation_cycles_and_is_not_counted_as_drift():
     table = [[high.sum(), len(high) - high.sum()], [low.sum(), len(low) - low.sum()]]
     assert high.mean() > low.mean() + 0.03
     assert stats.chi2_contingency(table)[1] < 1e-6
+
+
+def test_seasonal_concept_drift_miscalibrates_a_model_fitted_across_the_cycle():
+    # given a model fitted on one whole 30-day base-rate cycle (days 0..29), so that it is
+    # calibrated on average, and the next cycle's peak and trough days
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    sim = simulated("seasonal")
+    monthly = sim.schedule.drift("monthly_default_cycle")
+    dates = sim.schedule.dates()
+    train = rows_on(sim, dates[:30])
+    model = HistGradientBoostingClassifier(
+        max_iter=100, learning_rate=0.1, categorical_features="from_dtype", random_state=0
+    )
+    with single_thread():
+        model.fit(model_frame(train), train["defaulted"])
+
+    def phase(day):
+        return math.sin(2 * math.pi * (day - monthly.start).days / monthly.period_days)
+
+    later = dates[30:90]
+    peak = rows_on(sim, [d for d in later if phase(d) > 0.7])
+    trough = rows_on(sim, [d for d in later if phase(d) < -0.7])
+
+    def gap(rows):  # mean predicted probability minus the realised default rate
+        return model.predict_proba(model_frame(rows))[:, 1].mean() - rows["defaulted"].mean()
+
+    # then P(y|x) moved with the season although the features did not: the model
+    # under-predicts defaults at the peaks and over-predicts them in the troughs
+    assert gap(peak) < -0.02
+    assert gap(trough) > 0.015
+    assert drift_p_value(peak["income"], trough["income"]) > 1e-3
 
 
 @pytest.mark.parametrize("scenario", CONCEPT)

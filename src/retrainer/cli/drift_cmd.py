@@ -66,9 +66,9 @@ def drift(
     Exits 0 when nothing drifted, 1 when drift is detected (the event
     retrainer.drift.detected is emitted), 2 on a usage, config or data error.
     """
-    project = load_project(config)
+    project = load_project(config, as_json=as_json)
     if current is not None and days is not None:
-        fail_usage("give either --current or --days, not both")
+        fail_usage("give either --current or --days, not both", as_json=as_json)
     from retrainer.data import as_date
     from retrainer.monitoring.window import parse_window
     from tasks.drift import DriftCheckError, parse_baseline_option
@@ -80,7 +80,7 @@ def drift(
             as_date(as_of)
         parse_baseline_option(baseline, project.config.drift)
     except (ValueError, DriftCheckError) as exc:
-        fail_usage(str(exc))
+        fail_usage(str(exc), as_json=as_json)
 
     from flows.drift import check_drift
     from retrainer.data import DataReadError, StorageError
@@ -97,7 +97,7 @@ def drift(
             html=str(html) if html else None,
         )
     except (DriftCheckError, ProfileError, DataReadError, StorageError) as exc:
-        fail_usage(str(exc))
+        fail_usage(str(exc), as_json=as_json)
     if as_json:
         print_json(result)
     else:
