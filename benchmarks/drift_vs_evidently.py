@@ -18,7 +18,6 @@ The peer libraries live in ``benchmarks/.peers-venv`` (created on first use by
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -30,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _drift_bench import data, orchestrate, report
 from _drift_bench.orchestrate import progress
+from _portable import write_json
 
 FULL_SIZES = [200_000, 1_000_000]
 QUICK_SIZES = [50_000]
@@ -299,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
             "stream": stream,
             "targets": all_targets,
         }
-        options.json.write_text(json.dumps(payload, indent=1, default=str))
+        write_json(options.json, payload)
         print(f"figures written to {options.json}")
     return 0
 

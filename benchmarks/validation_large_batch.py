@@ -34,7 +34,6 @@ batch fingerprint, which hashes every row; not counted in the share).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import resource
@@ -53,6 +52,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _portable import write_json
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -426,9 +428,7 @@ def main(argv: list[str] | None = None) -> int:
         args.out_dir.mkdir(parents=True, exist_ok=True)
         stem = args.out_dir / f"validation_large_batch-{datetime.now():%Y-%m-%d}"
         stem.with_suffix(".txt").write_text(text + "\n", encoding="utf-8")
-        stem.with_suffix(".json").write_text(
-            json.dumps(summary, indent=1, default=str) + "\n", encoding="utf-8"
-        )
+        write_json(stem.with_suffix(".json"), summary)
         print(f"\nwrote {stem.with_suffix('.txt')} and {stem.with_suffix('.json')}")
     return 1 if summary["validation_is_slowest"] else 0
 
