@@ -11,7 +11,6 @@ from prefect import flow, get_run_logger
 
 from retrainer import events
 from tasks.drift import (
-    drift_event_id,
     drift_window,
     load_baseline,
     log_drift_run,
@@ -70,9 +69,7 @@ def check_drift(
     payload["report"] = html_path
     payload["mlflow_run_id"] = run_id
     labels = {"version": check.model_version} if check.model_version else {}
-    event_id = emit(
-        event, project.model_name, payload, event_id=drift_event_id(check, event), **labels
-    )
+    event_id = emit(event, project.model_name, payload, event_id=check.incident_id(event), **labels)
     get_run_logger().info("%s: %s (report %s)", event, check.verdict, html_path)
     result = check.to_dict()
     result.update(

@@ -14,12 +14,10 @@ from prefect.runtime import flow_run
 from tasks.project import configure_tracking, load_project
 from tasks.validation import (
     publish_validation_summary,
-    record_validation,
     release_batch,
     resolve_validation_suite,
     select_partitions,
-    validate_file,
-    validate_partition,
+    validate_and_record,
 )
 
 
@@ -91,17 +89,7 @@ def validate_data(
         }
     suite = resolve_validation_suite(project)
     flow_run_id = flow_run.get_id()
-    batches, records = [], []
-    for day in days:  # in date order: each one is "the last validated partition" of the next
-        batch = (
-            validate_file(project, suite, path)
-            if day is None
-            else validate_partition(project, suite, day)
-        )
-        record = record_validation(project, batch, flow_run_id)
-        batch.quarantine = record["quarantine"]
-        batches.append(batch)
-        records.append(record)
+    batches, records = validate_and_record(project, suite, days, path)
     publish_validation_summary(project, batches, suite)
     invalid = [b.label for b in batches if b.blocked]
     quarantined = [b.quarantine for b in batches if b.quarantine]

@@ -6,7 +6,6 @@ reports, MLflow runs and Prefect artifacts.
 
 from __future__ import annotations
 
-import json
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,12 +26,13 @@ from retrainer.drift.baseline import (
     BASELINE_FILENAME,
     build_baseline_profile,
     checked_columns,
+    parse_baseline,
     prediction_frame,
     require_feature_columns,
 )
 from retrainer.drift.check import DriftCheck, check_window
 from retrainer.drift.html import render_html, render_markdown
-from retrainer.monitoring.window import MonitoringWindow, parse_window, resolve_window
+from retrainer.monitoring.window import MonitoringWindow, resolve_window
 from retrainer.project import Project
 from retrainer.registry.lineage import load_model
 from retrainer.registry.models import CHAMPION
@@ -133,20 +133,11 @@ class Baseline:
 def parse_baseline_option(
     text: str | None, section: DriftSection
 ) -> TrainingBaseline | WindowBaseline:
-    """``training``, ``START:END`` or None (the config's ``drift.baseline``).
-
-    Raises:
-        DriftCheckError: A malformed value (the message shows the expected forms).
-    """
-    if text is None:
-        return section.baseline
-    if text.strip().lower() == "training":
-        return TrainingBaseline()
+    """:func:`retrainer.drift.baseline.parse_baseline`, failing with :class:`DriftCheckError`."""
     try:
-        start, end = parse_window(text)
+        return parse_baseline(text, section)
     except ValueError as exc:
-        raise DriftCheckError(f"--baseline: expected 'training' or START:END ({exc})") from None
-    return WindowBaseline(start=start, end=end)
+        raise DriftCheckError(str(exc)) from None
 
 
 @task(name="resolve-drift-window", cache_policy=NO_CACHE)
@@ -504,25 +495,3 @@ def publish_drift_report(project: Project, check: DriftCheck, html_path: str) ->
         render_markdown(check) + f"\n\nHTML report: `{html_path}`\n",
         description=f"Drift of {project.model_name}: {check.verdict}",
     )
-
-
-def drift_event_id(check: DriftCheck, event: str) -> str:
-    """A stable event id per model, champion, window, baseline and verdict.
-
-    Checking the same window twice emits the same id, which Prefect processes once, so a
-    re-run (a retry, a second schedule) does not trigger a second retrain.
-    """
-    import uuid
-
-    key = "|".join(
-        [
-            event,
-            check.model,
-            check.model_version or "",
-            check.window_start.isoformat(),
-            check.window_end.isoformat(),
-            json.dumps(check.baseline, sort_keys=True, default=str),
-            ",".join(check.report.drifted_columns),
-        ]
-    )
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"retrainer:{key}"))

@@ -184,12 +184,7 @@ def screen_training_partitions(project: Project, as_of: str | None = None) -> Tr
             pending[-1],
         )
         suite = resolve_validation_suite(project)
-        run_id = flow_run.get_id()
-        batches = []
-        for day in pending:  # in date order, like the validation flow
-            batch = validate_partition(project, suite, day)
-            batch.quarantine = record_validation(project, batch, run_id)["quarantine"]
-            batches.append(batch)
+        batches, _ = validate_and_record(project, suite, pending)
         publish_validation_summary(project, batches, suite)
         screen.validated = [d.isoformat() for d in pending]
         window = [d for d in table.dates() if end is None or d <= end]
@@ -340,6 +335,37 @@ def validate_file(project: Project, suite: ValidationSuite, path: str) -> BatchV
     batch = validate_batch(frame, suite, label=str(file), dates=dates, path=str(file))
     get_run_logger().info("%s: %s (%s)", file, batch.verdict, batch.reason())
     return batch
+
+
+def validate_and_record(
+    project: Project, suite: ValidationSuite, days: list[date | None], path: str | None = None
+) -> tuple[list[BatchValidation], list[dict[str, Any]]]:
+    """Validate batches in date order and record each (MLflow run, ledger, event, quarantine).
+
+    Date order matters: each batch is "the last validated partition" of the next one.
+
+    Args:
+        project: The project.
+        suite: The suite to run.
+        days: Partitions to validate; ``None`` stands for the file or folder ``path``.
+        path: An ad-hoc Parquet file or folder (reported only, never moved).
+
+    Returns:
+        The batches and the records :func:`record_validation` returned for them.
+    """
+    run_id = flow_run.get_id()
+    batches, records = [], []
+    for day in days:
+        batch = (
+            validate_file(project, suite, path)
+            if day is None
+            else validate_partition(project, suite, day)
+        )
+        record = record_validation(project, batch, run_id)
+        batch.quarantine = record["quarantine"]
+        batches.append(batch)
+        records.append(record)
+    return batches, records
 
 
 @task(name="record-validation", cache_policy=NO_CACHE)

@@ -198,3 +198,29 @@ def test_a_feature_named_like_a_prediction_column_is_refused():
         build_baseline_profile(
             frame, numeric=[PREDICTION_SCORE], categorical=[], predictions=scores
         )
+
+
+def test_baseline_options_parse_or_name_the_expected_forms():
+    from retrainer.config.drift import TrainingBaseline, WindowBaseline
+    from retrainer.drift.baseline import parse_baseline
+
+    section = DriftSection()
+    assert isinstance(parse_baseline(None, section), TrainingBaseline)
+    assert isinstance(parse_baseline("Training", section), TrainingBaseline)
+    window = parse_baseline("2026-01-01:2026-01-31", section)
+    assert isinstance(window, WindowBaseline)
+    assert (window.start, window.end) == (date(2026, 1, 1), date(2026, 1, 31))
+    with pytest.raises(ValueError, match="expected 'training' or START:END"):
+        parse_baseline("last-week", section)
+
+
+def test_the_incident_id_is_stable_for_the_same_check_and_differs_for_another_window():
+    detector = DriftDetector(["x"]).fit(pd.DataFrame({"x": np.arange(100.0)}))
+    report = detector.compare(pd.DataFrame({"x": np.arange(100.0) + 500}))
+
+    def check(end: date) -> DriftCheck:
+        return DriftCheck("m", "3", date(2026, 1, 1), end, {"kind": "training"}, report)
+
+    event = "retrainer.drift.detected"
+    assert check(date(2026, 1, 7)).incident_id(event) == check(date(2026, 1, 7)).incident_id(event)
+    assert check(date(2026, 1, 7)).incident_id(event) != check(date(2026, 1, 8)).incident_id(event)

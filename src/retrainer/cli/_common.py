@@ -36,6 +36,10 @@ ConfigOption = Annotated[
         show_default=False,
     ),
 ]
+HtmlOption = Annotated[
+    Path | None,
+    typer.Option("--html", help="Also write the HTML report to FILE.", show_default=False),
+]
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print one JSON document on stdout instead of text.")
 ]

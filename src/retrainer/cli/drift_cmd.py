@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -10,6 +9,7 @@ import typer
 from retrainer.cli._common import (
     ConfigOption,
     ExitCode,
+    HtmlOption,
     JsonOption,
     fail_usage,
     load_project,
@@ -56,10 +56,7 @@ def drift(
         ),
     ] = None,
     as_json: JsonOption = False,
-    html: Annotated[
-        Path | None,
-        typer.Option("--html", help="Also write the HTML report to FILE.", show_default=False),
-    ] = None,
+    html: HtmlOption = None,
 ) -> None:
     """Check features and the champion's predictions for drift against a baseline.
 

@@ -22,9 +22,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from retrainer.config.drift import DriftSection
+from retrainer.config.drift import DriftSection, TrainingBaseline, WindowBaseline
 from retrainer.drift.detector import DriftDetector
 from retrainer.drift.profile import BaselineProfile, ProfileError
+from retrainer.monitoring.window import parse_window
 from retrainer.training.pipeline import predict_scores
 
 PREDICTION_SCORE = "prediction_score"
@@ -152,3 +153,24 @@ def require_feature_columns(
             f"the baseline profile has no column(s) {missing}: the config lists features the "
             "model was not trained with; retrain, or check against a window baseline"
         )
+
+
+def parse_baseline(text: str | None, section: DriftSection) -> TrainingBaseline | WindowBaseline:
+    """A baseline option: ``training``, ``START:END`` (a production window) or None.
+
+    Args:
+        text: The option as the user wrote it; None means the config's ``drift.baseline``.
+        section: The ``drift:`` section.
+
+    Raises:
+        ValueError: A malformed value (the message shows the expected forms).
+    """
+    if text is None:
+        return section.baseline
+    if text.strip().lower() == "training":
+        return TrainingBaseline()
+    try:
+        start, end = parse_window(text)
+    except ValueError as exc:
+        raise ValueError(f"--baseline: expected 'training' or START:END ({exc})") from None
+    return WindowBaseline(start=start, end=end)

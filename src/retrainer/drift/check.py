@@ -11,7 +11,9 @@ shown instead, see :func:`headline_metric`).
 
 from __future__ import annotations
 
+import json
 import math
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -223,6 +225,25 @@ class DriftCheck:
                 )
             )
         return rows
+
+    def incident_id(self, event: str) -> str:
+        """A stable event id per model, champion, window, baseline, verdict and columns.
+
+        Checking the same window twice gives the same id, which Prefect processes once, so a
+        re-run (a retry, a second schedule) does not trigger a second retrain.
+        """
+        key = "|".join(
+            [
+                event,
+                self.model,
+                self.model_version or "",
+                self.window_start.isoformat(),
+                self.window_end.isoformat(),
+                json.dumps(self.baseline, sort_keys=True, default=str),
+                ",".join(self.report.drifted_columns),
+            ]
+        )
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"retrainer:{key}"))
 
     def event_payload(self) -> dict[str, Any]:
         """The payload of ``retrainer.drift.detected`` / ``retrainer.drift.checked``."""

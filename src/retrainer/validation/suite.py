@@ -354,6 +354,79 @@ def _check_overrides(
             )
 
 
+def _not_null_expectation(
+    column: str, allowed: float, rules: ValidationSection, **details: Any
+) -> dict[str, Any] | None:
+    """Nulls of ``column`` at most ``allowed`` (a share); None when any share is allowed."""
+    allowed = min(1.0, round(allowed, 6))
+    if allowed >= 1.0:
+        return None
+    kwargs: dict[str, Any] = {"column": column}
+    if allowed > 0:
+        kwargs["mostly"] = round(1.0 - allowed, 6)
+    return _expectation(
+        NOT_NULL,
+        kwargs,
+        "not_null",
+        rules.severity_of("not_null", column),
+        max_null_share=allowed,
+        **details,
+    )
+
+
+def _range_expectation(
+    column: str,
+    low: float | None,
+    high: float | None,
+    override: ColumnOverride | None,
+    rules: ValidationSection,
+    **details: Any,
+) -> dict[str, Any]:
+    """Values of ``column`` within ``[low, high]``, up to the tolerated share outside."""
+    share = (
+        override.max_outside_share
+        if override is not None and override.max_outside_share is not None
+        else rules.numeric.max_outside_share
+    )
+    kwargs: dict[str, Any] = {"column": column, "min_value": low, "max_value": high}
+    if share > 0:
+        kwargs["mostly"] = round(1.0 - share, 6)
+    return _expectation(
+        BETWEEN,
+        kwargs,
+        "range",
+        rules.severity_of("range", column),
+        max_outside_share=share,
+        **details,
+    )
+
+
+def _categories_expectation(
+    column: str,
+    values: list[Any],
+    override: ColumnOverride | None,
+    rules: ValidationSection,
+    explicit: bool,
+) -> dict[str, Any]:
+    """Values of ``column`` in ``values``, up to the tolerated share of unseen ones."""
+    share = (
+        override.max_unseen_share
+        if override is not None and override.max_unseen_share is not None
+        else rules.categories.max_unseen_share
+    )
+    kwargs: dict[str, Any] = {"column": column, "value_set": sorted(values, key=str)}
+    if share > 0:
+        kwargs["mostly"] = round(1.0 - share, 6)
+    return _expectation(
+        IN_SET,
+        kwargs,
+        "categories",
+        rules.severity_of("categories", column),
+        max_unseen_share=share,
+        explicit=explicit,
+    )
+
+
 def _explicit_expectations(
     column: str,
     override: ColumnOverride | None,
@@ -367,65 +440,26 @@ def _explicit_expectations(
     """
     if override is None:
         return []
-    out: list[dict[str, Any]] = []
+    out: list[dict[str, Any] | None] = []
     if override.max_null_share is not None and not rules.is_dropped("not_null", column):
-        allowed = min(1.0, round(override.max_null_share, 6))
-        if allowed < 1.0:
-            kwargs: dict[str, Any] = {"column": column}
-            if allowed > 0:
-                kwargs["mostly"] = round(1.0 - allowed, 6)
-            out.append(
-                _expectation(
-                    NOT_NULL,
-                    kwargs,
-                    "not_null",
-                    rules.severity_of("not_null", column),
-                    max_null_share=allowed,
-                    explicit=True,
-                )
-            )
+        out.append(_not_null_expectation(column, override.max_null_share, rules, explicit=True))
     bounded = override.min_value is not None or override.max_value is not None
     if column in columns.numeric and bounded and not rules.is_dropped("range", column):
-        share = (
-            override.max_outside_share
-            if override.max_outside_share is not None
-            else rules.numeric.max_outside_share
-        )
-        kwargs = {"column": column, "min_value": override.min_value}
-        kwargs["max_value"] = override.max_value
-        if share > 0:
-            kwargs["mostly"] = round(1.0 - share, 6)
         out.append(
-            _expectation(
-                BETWEEN,
-                kwargs,
-                "range",
-                rules.severity_of("range", column),
-                max_outside_share=share,
+            _range_expectation(
+                column,
+                override.min_value,
+                override.max_value,
+                override,
+                rules,
                 explicit_min=override.min_value is not None,
                 explicit_max=override.max_value is not None,
             )
         )
     if override.allowed_values is not None and not rules.is_dropped("categories", column):
-        share = (
-            override.max_unseen_share
-            if override.max_unseen_share is not None
-            else rules.categories.max_unseen_share
-        )
-        kwargs = {"column": column, "value_set": sorted(override.allowed_values, key=str)}
-        if share > 0:
-            kwargs["mostly"] = round(1.0 - share, 6)
-        out.append(
-            _expectation(
-                IN_SET,
-                kwargs,
-                "categories",
-                rules.severity_of("categories", column),
-                max_unseen_share=share,
-                explicit=True,
-            )
-        )
-    return out
+        values = list(override.allowed_values)
+        out.append(_categories_expectation(column, values, override, rules, explicit=True))
+    return [e for e in out if e is not None]
 
 
 def _override_needs(override: ColumnOverride) -> dict[str, list[str]]:
@@ -640,21 +674,11 @@ def build_suite(
                 allowed = stats.null_share
             else:
                 allowed = stats.null_share + rules.nulls.max_increase
-            allowed = min(1.0, round(allowed, 6))
-            if allowed < 1.0:
-                kwargs: dict[str, Any] = {"column": column}
-                if allowed > 0:
-                    kwargs["mostly"] = round(1.0 - allowed, 6)
-                expectations.append(
-                    _expectation(
-                        NOT_NULL,
-                        kwargs,
-                        "not_null",
-                        rules.severity_of("not_null", column),
-                        reference_null_share=stats.null_share,
-                        max_null_share=allowed,
-                    )
-                )
+            expectation = _not_null_expectation(
+                column, allowed, rules, reference_null_share=stats.null_share
+            )
+            if expectation is not None:
+                expectations.append(expectation)
 
         if column in numeric and not rules.is_dropped("range", column):
             bounds = _numeric_range(column, stats, rules)
@@ -662,23 +686,8 @@ def build_suite(
                 notes.append(f"{column}: no numeric values in the reference; no range check")
             else:
                 low, high, details = bounds
-                share = (
-                    override.max_outside_share
-                    if override is not None and override.max_outside_share is not None
-                    else rules.numeric.max_outside_share
-                )
-                kwargs = {"column": column, "min_value": low, "max_value": high}
-                if share > 0:
-                    kwargs["mostly"] = round(1.0 - share, 6)
                 expectations.append(
-                    _expectation(
-                        BETWEEN,
-                        kwargs,
-                        "range",
-                        rules.severity_of("range", column),
-                        max_outside_share=share,
-                        **details,
-                    )
+                    _range_expectation(column, low, high, override, rules, **details)
                 )
 
         if column in categorical and not rules.is_dropped("categories", column):
@@ -698,23 +707,9 @@ def build_suite(
                     "value-set check"
                 )
             else:
-                share = (
-                    override.max_unseen_share
-                    if override is not None and override.max_unseen_share is not None
-                    else rules.categories.max_unseen_share
-                )
-                kwargs = {"column": column, "value_set": sorted(values, key=str)}
-                if share > 0:
-                    kwargs["mostly"] = round(1.0 - share, 6)
+                explicit = override is not None and override.allowed_values is not None
                 expectations.append(
-                    _expectation(
-                        IN_SET,
-                        kwargs,
-                        "categories",
-                        rules.severity_of("categories", column),
-                        max_unseen_share=share,
-                        explicit=override is not None and override.allowed_values is not None,
-                    )
+                    _categories_expectation(column, values, override, rules, explicit)
                 )
 
     id_column = columns.id
