@@ -9,13 +9,13 @@ STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.8
 PYTEST_ARGS ?=
 
-.PHONY: help install test test-fast lint format demo demo-clean lock bench-drift bench-validation ui
+.PHONY: help install test test-fast lint format demo demo-clean lock bench-drift bench-validation bench-validation-many ui
 
 help:
 	@echo "make demo   - simulate data, validate, train through Prefect, register in MLflow"
 	@echo "make test   - the test suite (starts its own Prefect API, MLflow store, moto S3)"
 	@echo "make lint   - ruff"
-	@echo "make bench-drift / bench-validation - speed benchmarks (print their figures)"
+	@echo "make bench-drift / bench-validation / bench-validation-many - speed benchmarks (print their figures)"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if v == (3, 11) else f"Python 3.11 is required, {sys.executable} is {v[0]}.{v[1]}; run: make PYTHON=/path/to/python3.11")'
@@ -86,3 +86,6 @@ bench-drift: $(STAMP)
 
 bench-validation: $(STAMP)
 	$(BIN)/python benchmarks/validation_large_batch.py
+
+bench-validation-many: $(STAMP)
+	$(BIN)/python benchmarks/validation_many_partitions.py

@@ -367,6 +367,11 @@ def run_drift_check(project: Project, baseline: Baseline, window: MonitoringWind
         )
     except ValueError as exc:
         raise DriftCheckError(str(exc)) from exc
+    if report.baseline_empty_columns:
+        notes.append(
+            "the baseline has no values of " + ", ".join(report.baseline_empty_columns) + ": "
+            "they cannot drift; rebuild the baseline from data that has them"
+        )
     _, prediction_cols = checked_columns(baseline.detector.profile_)
     check = DriftCheck(
         model=project.model_name,

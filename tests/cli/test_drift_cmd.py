@@ -101,3 +101,27 @@ def test_a_training_baseline_without_a_champion_is_a_usage_error(trained, tmp_pa
     assert result.exit_code == 2, result.output
     assert "has no champion" in result.stderr
     assert "--baseline START:END" in result.stderr
+
+
+def test_a_feature_without_values_is_printed_as_no_data(trained, tmp_path):
+    import shutil
+
+    from retrainer.data import DataCatalog
+    from retrainer.project import Project
+
+    # given a copy of the project where employment_years has no values on 2026-02-25
+    project_dir = tmp_path / "blank"
+    shutil.copytree(trained.parent, project_dir)
+    config = project_dir / "retrainer.yaml"
+    features = DataCatalog.for_project(Project.load(config)).features
+    day = features.read(dates=["2026-02-25"])
+    features.write_partition("2026-02-25", day.assign(employment_years=float("nan")))
+
+    # when that day is checked
+    result = runner.invoke(app, ["drift", "-c", str(config), "--current", "2026-02-25:2026-02-25"])
+
+    # then exit 1 and the column is listed as no_data, saying it had no values
+    assert result.exit_code == 1, result.output
+    line = next(x for x in result.stdout.splitlines() if "employment_years" in x)
+    assert line.split()[0] == "no_data"
+    assert "no values in the current window (counted as drift; drift.no_data: drift)" in line

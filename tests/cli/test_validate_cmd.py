@@ -50,7 +50,7 @@ def _run(*args: str):
         (["--path", "x.parquet", "--release", "2026-01-01"], "use only one of --path, --release"),
         (["--date", "01/02/2026"], "--date: not a date"),
         (["--start", "2026-01-05", "--end", "2026-01-01"], "--start 2026-01-05 is after --end"),
-        (["--note", "ok"], "--note goes with --release"),
+        (["--note", "ok"], "--reason goes with --release or --release-all"),
     ],
 )
 def test_usage_errors_exit_2_without_running_anything(tmp_path, args, message):

@@ -110,22 +110,27 @@ def _model(sim):
     return model.fit(rows[NUMERIC], labels)
 
 
-def test_prediction_drift_is_reported_apart_from_feature_drift():
-    # given a model on the numeric features, a baseline with its scores on fresh rows, and a
-    # window after incomes dropped (which moves the model's scores)
-    sim = _stream("sudden")
-    model = _model(sim)
+def _baseline_with_scores(sim, model):
+    """Features profiled on days 0..29, the model's scores on the fresh days 30..36."""
     reference = sim.features.iloc[: BASELINE_DAYS * ROWS_PER_DAY]
     holdout = sim.features.iloc[BASELINE_DAYS * ROWS_PER_DAY : 37 * ROWS_PER_DAY]
-    profile = build_baseline_profile(
+    return build_baseline_profile(
         reference,
         numeric=NUMERIC,
         categorical=CATEGORICAL,
         predictions=prediction_frame(model, holdout[NUMERIC], "binary"),
     )
+
+
+def test_prediction_drift_is_reported_apart_from_feature_drift():
+    # given a model on the numeric features, a baseline with its scores on fresh rows, and a
+    # window after incomes dropped (which moves the model's scores)
+    sim = _stream("sudden")
+    model = _model(sim)
+    profile = _baseline_with_scores(sim, model)
     features, predicted = checked_columns(profile)
     assert predicted == [PREDICTION_SCORE]
-    assert profile.columns[PREDICTION_SCORE].n_rows == len(holdout)
+    assert profile.columns[PREDICTION_SCORE].n_rows == 7 * ROWS_PER_DAY
     detector = DriftDetector.from_profile(profile)
 
     def window(first: int, last: int):
@@ -224,3 +229,87 @@ def test_the_incident_id_is_stable_for_the_same_check_and_differs_for_another_wi
     event = "retrainer.drift.detected"
     assert check(date(2026, 1, 7)).incident_id(event) == check(date(2026, 1, 7)).incident_id(event)
     assert check(date(2026, 1, 7)).incident_id(event) != check(date(2026, 1, 8)).incident_id(event)
+
+
+# -- missing data in a window ---------------------------------------------------------------------
+
+
+def _with_nulls(n: int, share: float, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    values = rng.normal(50.0, 5.0, n)
+    values[rng.random(n) < share] = np.nan
+    return pd.DataFrame({"x": values, "y": rng.normal(0.0, 1.0, n)})
+
+
+def test_per_day_scores_show_a_null_burst_by_its_missing_share():
+    # given a baseline with 5% nulls in x and three days, the last with 30% nulls
+    detector = DriftDetector(["x", "y"]).fit(_with_nulls(5_000, 0.05, seed=1))
+    days = [(date(2026, 1, d), _with_nulls(1_000, s, seed=d)) for d, s in [(1, 0.05), (2, 0.05)]]
+    days.append((date(2026, 1, 3), _with_nulls(1_000, 0.30, seed=3)))
+
+    # when the window is checked day by day
+    report, daily = check_window(detector, days)
+
+    # then the third day's score for x is its missing-share rise, flagged as drift ...
+    score = daily[2].scores["x"]
+    assert (score.metric, score.status) == ("missing_share", "drift")
+    assert score.value == pytest.approx(0.25, abs=0.04)
+    assert score.threshold == 0.05
+    assert daily[2].drifted_columns == ["x"]
+    assert [d.drifted for d in daily] == [False, False, True]
+    # ... and the window's verdict names x too, by the same metric
+    assert report.drifted_columns == ["x"]
+    assert headline_metric(report.column("x")).name == "missing_share"
+
+
+def _no_data_check(config: DriftSection | None = None) -> DriftCheck:
+    detector = DriftDetector(["x", "y"], config=config).fit(_with_nulls(2_000, 0.0, seed=4))
+    day = _with_nulls(500, 0.0, seed=5).assign(x=np.nan)
+    day_5 = date(2026, 1, 5)
+    report, daily = check_window(detector, [(day_5, day)])
+    return DriftCheck("m", "3", day_5, day_5, {"kind": "training"}, report, daily)
+
+
+def test_a_column_without_data_is_in_the_event_payload_and_the_day_scores():
+    # when a day without any value of x is checked at the defaults
+    check = _no_data_check()
+
+    # then the event names x as drifted with status no_data
+    payload = check.event_payload()
+    assert payload["verdict"] == "drift"
+    assert payload["drifted_columns"] == ["x"]
+    assert [(c["column"], c["status"]) for c in payload["columns"]] == [("x", "no_data")]
+    assert check.daily[0].scores["x"].status == "no_data"
+    assert check.daily[0].drifted_columns == ["x"]
+
+
+def test_an_ignored_column_without_data_stays_out_of_the_event():
+    # when drift.no_data is ignore
+    check = _no_data_check(DriftSection.model_validate({"no_data": "ignore"}))
+
+    # then nothing is flagged, while the full summary still shows the column's status
+    payload = check.event_payload()
+    assert payload["verdict"] == "no drift"
+    assert payload["columns"] == []
+    assert {c["column"]: c["status"] for c in check.column_summary()}["x"] == "no_data"
+
+
+def test_missing_share_does_not_flag_the_model_scores():
+    # given a model whose imputer fills missing inputs, and a window where 30% of
+    # employment_years is missing (its scores still exist for every row)
+    sim = _stream("stable")
+    model = _model(sim)
+    profile = _baseline_with_scores(sim, model)
+    rng = np.random.default_rng(0)
+    day = _day(sim, 50).copy()
+    day.loc[rng.random(len(day)) < 0.3, "employment_years"] = np.nan
+    day = pd.concat([day, prediction_frame(model, day[NUMERIC], "binary")], axis=1)
+
+    # when the day is compared with the baseline
+    report = DriftDetector.from_profile(profile).compare(day)
+
+    # then the feature is flagged by its missing share, the score column is not
+    assert report.column("employment_years").metrics["missing_share"].drifted is True
+    score = report.column(PREDICTION_SCORE).metrics["missing_share"]
+    assert score.value == 0.0
+    assert score.drifted is False

@@ -20,12 +20,15 @@ def _error_locations(data: dict) -> list[tuple[str, str]]:
 def test_empty_section_gives_the_documented_defaults():
     section = DriftSection.model_validate({})
 
-    assert section.metrics.numeric == ["psi", "wasserstein_norm"]
+    assert section.metrics.numeric == ["psi", "wasserstein_norm", "missing_share"]
     assert section.metrics.categorical == ["psi", "js"]
     assert section.thresholds.psi.drift == 0.25
     assert section.thresholds.psi.warning == 0.1
     assert section.thresholds.wasserstein_norm.drift == 0.1
     assert section.thresholds.js.drift == 0.1
+    assert section.thresholds.missing_share.drift == 0.05
+    assert section.thresholds.missing_share.warning == 0.02
+    assert section.no_data == "drift"
     assert section.tests.correction == "bonferroni"
     assert section.tests.guard_distances is True
     assert section.dataset.rule == "any"
@@ -51,6 +54,9 @@ def test_unknown_key_is_named():
         ({"dataset": {"drift_share": 0}}, "dataset.drift_share"),
         ({"columns": {"income": {"thresholds": {"psi": {"drift": 0}}}}}, "columns.income"),
         ({"metrics": {"numeric": ["chi2"]}}, "metrics.numeric.0"),
+        ({"metrics": {"categorical": ["missing_share"]}}, "metrics.categorical.0"),
+        ({"thresholds": {"missing_share": {"drift": 1.5}}}, "thresholds.missing_share.drift"),
+        ({"no_data": "maybe"}, "no_data"),
     ],
 )
 def test_value_out_of_range_is_named(data, location):
@@ -75,6 +81,10 @@ def test_value_out_of_range_is_named(data, location):
             "columns.age.thresholds.psi: warning (0.1) must not exceed drift (0.05)",
         ),
         (
+            {"thresholds": {"missing_share": {"drift": 0.01}}},
+            "thresholds.missing_share: warning (0.02) must not exceed drift (0.01)",
+        ),
+        (
             {"metrics": {"numeric": ["wasserstein"]}},
             "metrics.numeric: 'wasserstein' decides drift but thresholds.wasserstein.drift is "
             "not set",
@@ -91,15 +101,18 @@ def test_inconsistent_settings_name_the_field(data, message):
     assert message in messages
 
 
-def test_partial_column_override_keeps_the_section_values():
+@pytest.mark.parametrize(
+    ("metric", "section_levels"), [("psi", (0.25, 0.1)), ("missing_share", (0.05, 0.02))]
+)
+def test_partial_column_override_keeps_the_section_values(metric, section_levels):
     section = DriftSection.model_validate(
-        {"columns": {"age": {"thresholds": {"psi": {"drift": 0.3}}}}}
+        {"columns": {"age": {"thresholds": {metric: {"drift": 0.3}}}}}
     )
 
-    merged = section.threshold_for("psi", "age")
+    merged = section.threshold_for(metric, "age")
 
-    assert (merged.drift, merged.warning) == (0.3, 0.1)
-    assert section.threshold_for("psi", "other").drift == 0.25
+    assert (merged.drift, merged.warning) == (0.3, section_levels[1])
+    assert section.threshold_for(metric, "other").drift == section_levels[0]
 
 
 def test_baseline_kinds():

@@ -194,3 +194,41 @@ def test_a_production_window_baseline_works_without_a_champion(prefect_api, tmp_
     assert result["prediction_columns"] == []
     assert result["baseline"]["kind"] == "window"
     assert result["model_version"] is None
+
+
+def _blank_column(project_dir: Path, column: str, window: str) -> None:
+    """Set ``column`` to null in every feature partition of ``window`` (START:END)."""
+    from retrainer.data import DataCatalog
+    from retrainer.monitoring.window import parse_window
+    from retrainer.project import Project
+
+    features = DataCatalog.for_project(Project.load(project_dir / "retrainer.yaml")).features
+    start, end = parse_window(window)
+    for day in features.dates(start, end):
+        frame = features.read(dates=[day])
+        features.write_partition(day, frame.assign(**{column: float("nan")}))
+
+
+def test_a_feature_without_values_in_the_window_is_a_no_data_finding(trained, tmp_path):
+    import shutil
+
+    from flows.drift import check_drift
+
+    # given a copy of the project where employment_years has no values in the clean week
+    project_dir = tmp_path / "blank"
+    shutil.copytree(trained.parent, project_dir, ignore=shutil.ignore_patterns("out"))
+    _blank_column(project_dir, "employment_years", BEFORE)
+
+    # when that week is checked
+    result = check_drift(config=str(project_dir / "retrainer.yaml"), current=BEFORE)
+
+    # then the column is a drift finding with status no_data, in the result and the event
+    assert result["verdict"] == "drift"
+    assert result["drifted_features"] == ["employment_years"]
+    (event,) = read_events(result["event_id"])
+    flagged = {c["column"]: c for c in event.payload["columns"]}
+    assert flagged["employment_years"]["status"] == "no_data"
+    assert "employment_years" in event.payload["drifted_columns"]
+    assert all(d["scores"]["employment_years"]["status"] == "no_data" for d in result["daily"])
+    page = Path(result["html_report"]).read_text()
+    assert "No values in the current window: employment_years" in page

@@ -28,6 +28,17 @@ def simulated(scenario: str, days: int = DAYS, rows_per_day: int = ROWS_PER_DAY)
     return simulate(scenario, days=days, seed=0, rows_per_day=rows_per_day)
 
 
+@cache
+def scenario_sim(scenario: str, days: int | None = None, seed: int = 0) -> Simulation:
+    """A simulation at the scenario's own length and rows per day (treat it as read-only)."""
+    return simulate(scenario, days=days, seed=seed)
+
+
+def day_numbers(sim: Simulation) -> np.ndarray:
+    """Each clean feature row's day offset from the start (rows come in day order)."""
+    return np.arange(len(sim.features)) // sim.schedule.rows_per_day
+
+
 def rows_on(sim: Simulation, days: Iterable[date]) -> pd.DataFrame:
     """Clean feature rows of ``days`` joined with their labels."""
     wanted = sorted(set(days))

@@ -6,9 +6,18 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
-from sim_helpers import drift_p_value, model_frame, roc_auc, rows_on, simulated, single_thread
+from sim_helpers import (
+    day_numbers,
+    drift_p_value,
+    model_frame,
+    roc_auc,
+    rows_on,
+    scenario_sim,
+    simulated,
+    single_thread,
+)
 
-from retrainer.simulate import FEATURE_COLUMNS
+from retrainer.simulate import FEATURE_COLUMNS, simulate
 
 COVARIATE = ["sudden", "gradual", "incremental", "recurring", "segment_covariate"]
 CONCEPT = ["concept_sudden", "concept_gradual", "concept_incremental", "concept_recurring"]
@@ -224,3 +233,84 @@ def test_segment_concept_drift_drops_the_segment_but_barely_the_overall_metric(p
     assert south_drop > 0.10, south_drop
     assert overall_drop < 0.04, overall_drop
     assert np.isclose(after["defaulted"].mean(), before["defaulted"].mean(), atol=0.02)
+
+
+# -- yearly cycles and range widening (shaped scenarios at their own rows per day) ---------
+
+
+def _daily_log_median(sim, column):
+    return np.log(sim.features[column]).groupby(day_numbers(sim)).median().to_numpy()
+
+
+def test_yearly_cycles_peak_in_spring_and_trough_in_autumn_and_are_expected():
+    # given a year of the yearly-cycle scenario (loan amounts +1 sd, incomes -0.6 sd)
+    sim = scenario_sim("yearly_cycle")
+    schedule = sim.schedule
+    loans, incomes = (
+        schedule.drift("yearly_loan_amount_cycle"),
+        schedule.drift("yearly_income_cycle"),
+    )
+    phase = np.sin(2 * np.pi * np.arange(schedule.days) / loans.period_days)
+
+    # when the daily medians are followed through the year
+    loan_median = _daily_log_median(sim, "loan_amount")
+    income_median = _daily_log_median(sim, "income")
+
+    # then loan amounts follow the cycle's phase (peak near day 91, trough near day 274)
+    # and incomes the opposite one
+    assert loans.period_days == incomes.period_days == 365
+    assert np.corrcoef(phase, loan_median)[0, 1] > 0.95
+    assert np.corrcoef(phase, income_median)[0, 1] < -0.95
+    assert 80 <= np.argmax(np.convolve(loan_median, np.ones(15) / 15, "same")) <= 105
+    peak, trough = phase > 0.9, phase < -0.9
+    assert np.exp(loan_median[peak].mean() - loan_median[trough].mean()) > 2.5
+    # and the season is expected variation: no drift day, every day clean
+    assert schedule.drift_days() == set()
+    assert schedule.clean_days() == set(schedule.dates())
+    assert schedule.drift_days(include_expected=True) == set(schedule.dates())
+
+
+def test_small_days_keep_the_yearly_cycle_visible():
+    # given 24-row days over a year
+    sim = scenario_sim("small_days")
+    phase = np.sin(2 * np.pi * np.arange(sim.schedule.days) / 365)
+
+    # then even noisy daily medians follow the cycle
+    assert np.corrcoef(phase, _daily_log_median(sim, "loan_amount"))[0, 1] > 0.8
+
+
+def test_the_widening_drift_spreads_values_after_its_start_and_not_before():
+    # given the range-widening scenario and the stable stream of the same size
+    sim = scenario_sim("range_widening")
+    stable = simulate("stable", days=sim.schedule.days, rows_per_day=sim.schedule.rows_per_day)
+    drift = sim.schedule.drift("loan_range_widening")
+    after = sorted(sim.schedule.active_days("loan_range_widening"))
+    day = day_numbers(sim)
+    first = (after[0] - sim.schedule.start).days
+
+    # then the ground truth is a covariate drift of loan_amount from day 80 on
+    assert (drift.kind, drift.effect, drift.columns, drift.magnitude) == (
+        "covariate",
+        "widen",
+        ("loan_amount",),
+        2.0,
+    )
+    assert first == 80
+    assert set(after) == sim.schedule.drift_days(kind="covariate")
+    assert sim.schedule.clean_days() == set(sim.schedule.dates()[:80])
+    # and before it the rows are the stable stream's, afterwards only loan_amount changed
+    before = day < first
+    pd.testing.assert_frame_equal(sim.features[before], stable.features[before])
+    others = [c for c in FEATURE_COLUMNS if c != "loan_amount"]
+    pd.testing.assert_frame_equal(sim.features[others], stable.features[others])
+    # and the spread (log scale) doubles on every day from the start, the centre stays
+    log_sd = np.log(sim.features["loan_amount"]).groupby(day).std().to_numpy()
+    assert log_sd[:first].max() < 0.8 < 1.15 < log_sd[first:].min()
+    reference = sim.features.loc[before, "loan_amount"]
+    widened = sim.features.loc[~before, "loan_amount"]
+    assert abs(np.log(widened.median() / reference.median())) < 0.1
+    # and values leave the reference range on both sides while staying plausible
+    assert (widened > reference.max()).mean() > 0.02
+    assert (widened < reference.min()).mean() > 0.02
+    assert widened.between(100, 1_000_000).all()
+    assert np.isfinite(widened).all()

@@ -150,3 +150,73 @@ def test_scenario_incidents_land_on_their_day():
     assert incident.kind == "unit_change"
     assert incident.column == "loan_amount"
     assert sim.feature_batch(incident.date)["loan_amount"].min() >= 1_000_000
+
+
+# -- incidents on small days (24 rows) -----------------------------------------------------
+
+
+def _small_null_burst(batch, clean, incident, schedule):
+    assert batch[incident.column].isna().any()
+    assert not clean[incident.column].isna().any()
+
+
+def _small_new_category(batch, clean, incident, schedule):
+    value = incident.params["value"]
+    assert value not in schedule.valid_categories(incident.column)
+    assert (batch[incident.column] == value).any()
+
+
+def _small_dtype_break(batch, clean, incident, schedule):
+    assert not pd.api.types.is_numeric_dtype(batch[incident.column])
+    assert (batch[incident.column] == incident.params["token"]).any()
+
+
+def _small_duplicate_ids(batch, clean, incident, schedule):
+    assert len(batch) == len(clean) + 1  # 5% of 24 rows, at least one
+    assert batch["loan_id"].duplicated().sum() == 1
+    assert batch.drop_duplicates().reset_index(drop=True).equals(clean)
+
+
+def _small_stale_dates(batch, clean, incident, schedule):
+    age = (incident.date - batch["event_time"].dt.date).apply(lambda d: d.days)
+    assert (age >= 300).all()
+
+
+def _as_small(check):
+    """A check of the 400-row batches that holds for any batch size."""
+    return lambda batch, clean, incident, schedule: check(batch, clean, incident)
+
+
+SMALL_CHECKS = {
+    "null_burst": _small_null_burst,
+    "schema_break": _as_small(_check_schema_break),
+    "unit_change": _as_small(_check_unit_change),
+    "new_category": _small_new_category,
+    "dtype_break": _small_dtype_break,
+    "duplicate_ids": _small_duplicate_ids,
+    "empty_batch": _as_small(_check_empty_batch),
+    "stale_dates": _small_stale_dates,
+}
+SMALL_DAYS = [date(2026, 1, 3) + timedelta(days=7 * i) for i in range(8)]
+
+
+def test_every_incident_kind_has_a_small_day_check():
+    assert set(SMALL_CHECKS) == set(INCIDENT_KINDS)
+
+
+@pytest.mark.parametrize("kind", INCIDENT_KINDS)
+def test_incidents_break_24_row_days_too(kind):
+    # given the small-days stream (24 rows a day) with one incident of a kind on 8 days
+    clean = simulate("small_days", days=60)
+    sim = simulate("small_days", days=60, incidents=[f"{kind}@{day}" for day in SMALL_DAYS])
+    assert sim.schedule.rows_per_day == 24
+
+    # then every one of those batches shows the defect, however few rows the share gives
+    for incident in sim.schedule.incidents:
+        batch, original = sim.feature_batch(incident.date), clean.feature_batch(incident.date)
+        SMALL_CHECKS[kind](batch, original, incident, sim.schedule)
+    # and the clean rows, the labels and the valid outliers are untouched
+    pd.testing.assert_frame_equal(sim.features, clean.features)
+    pd.testing.assert_frame_equal(sim.labels, clean.labels)
+    assert sim.schedule.outliers == clean.schedule.outliers
+    assert sim.schedule.incident_days() == set(SMALL_DAYS)

@@ -1,10 +1,12 @@
 """The ground-truth helpers: which days drift, which are clean, which have incidents."""
 
+import json
+from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
 
-from retrainer.simulate import Drift, Schedule, build_schedule
+from retrainer.simulate import SCHEDULE_KEY, Drift, Schedule, build_schedule
 
 START = date(2026, 1, 1)
 
@@ -107,3 +109,74 @@ def test_loading_a_missing_or_foreign_schedule_fails_clearly(tmp_path):
     (tmp_path / "other.json").write_text('{"hello": 1}')
     with pytest.raises(ValueError, match="not a simulation schedule"):
         Schedule.load(tmp_path / "other.json")
+
+
+@pytest.mark.parametrize("name", ["small_days", "ordered_slices", "yearly_cycle", "range_widening"])
+def test_a_shaped_schedule_round_trips_through_json_with_its_ground_truth(name, tmp_path):
+    # given a shaped scenario's schedule
+    schedule = build_schedule(name)
+
+    # when saved and loaded back
+    schedule.save(tmp_path)
+    document = json.loads((tmp_path / SCHEDULE_KEY).read_text())
+
+    # then the stream's shape, the valid outliers and the drift effects survive
+    assert Schedule.load(tmp_path) == schedule
+    assert document["stream"] == schedule.stream.to_dict()
+    assert len(document["outliers"]) == len(schedule.outliers)
+    assert {"stream", "outliers", "effect"} <= set(document["notes"])
+    assert all("effect" in drift for drift in document["drifts"])
+
+
+def test_the_ground_truth_of_each_shape_is_in_the_schedule():
+    small, ordered = build_schedule("small_days"), build_schedule("ordered_slices")
+    widening = build_schedule("range_widening")
+
+    assert small.rows_per_day == 24
+    assert small.stream.order is None
+    assert [(t.column, t.share, t.low, t.high) for t in small.stream.heavy_tails] == [
+        ("income", 0.002, 10.0, 30.0)
+    ]
+    assert {(r.column, r.value, r.share) for r in small.stream.rare_categories} == {
+        ("purpose", "education", 0.0015),
+        ("purpose", "wedding", 0.003),
+        ("region", "islands", 0.002),
+    }
+    assert small.valid_categories("region")[-1] == "islands"
+    assert small.outlier_ids() == {o.loan_id for o in small.outliers}
+    assert all(o.column == "income" and 10 <= o.factor <= 30 for o in small.outliers)
+    assert (ordered.stream.order.column, ordered.stream.order.block_days) == ("credit_score", 240)
+    assert widening.active_days("loan_range_widening") == {_day(i) for i in range(80, 150)}
+    assert build_schedule("stable").order_blocks() == []
+    with pytest.raises(KeyError, match="no drift 'nope'"):
+        widening.active_days("nope")
+
+
+def test_a_schedule_written_before_stream_shapes_still_loads(tmp_path):
+    # given a schedule document without the stream, outliers and drift effects
+    document = build_schedule("demo").to_dict()
+    del document["stream"], document["outliers"]
+    for drift in document["drifts"]:
+        del drift["effect"]
+    (tmp_path / "old.json").write_text(json.dumps(document))
+
+    # then it loads as i.i.d. days with shifting drifts
+    schedule = Schedule.load(tmp_path / "old.json")
+    assert schedule == build_schedule("demo")
+    assert schedule.stream.order is None
+    assert schedule.outliers == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"effect": "melt"}, "effect 'melt'"),
+        ({"effect": "widen", "columns": ("credit_score",)}, "widen drift is a covariate drift"),
+        ({"effect": "widen", "kind": "concept", "concept": "downturn"}, "widen drift"),
+        ({"effect": "widen", "magnitude": -2.0}, "must be positive"),
+    ],
+)
+def test_invalid_widen_drifts_name_the_problem(changes, message):
+    widening = build_schedule("range_widening").drift("loan_range_widening")
+    with pytest.raises(ValueError, match=message):
+        replace(widening, **changes)

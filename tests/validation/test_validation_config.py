@@ -23,14 +23,18 @@ def test_an_empty_section_is_valid_and_every_kind_has_a_severity(demo_config):
     # given a config without any validation settings
     section = parse_config({**demo_config, "validation": {}}).validation
 
-    # then every default is set: errors block, the column-set comparison only warns
+    # then every default is set: errors block broken data; the column-set comparison and
+    # unseen categories (often drift, a new code) only warn, while a flood of them blocks
     assert section == ValidationSection()
     assert section.enabled
     assert section.quarantine
     assert {kind: section.severity_of(kind) for kind in EXPECTATION_KINDS} == {
         **{kind: "error" for kind in EXPECTATION_KINDS},
         "column_set": "warning",
+        "categories": "warning",
     }
+    assert section.severity_of("category_flood") == "error"
+    assert section.reference.days == 60
 
 
 def test_per_column_overrides_change_severity_and_drop_kinds_for_that_column_only():

@@ -7,7 +7,7 @@ import pytest
 from validation_helpers import REFERENCE_DAYS, loan_columns, profile_of
 
 from retrainer.config.validation import ValidationSection
-from retrainer.validation import build_suite, validate_batch
+from retrainer.validation import BatchInput, build_suite, validate_batches
 
 pytestmark = pytest.mark.slow
 
@@ -21,18 +21,15 @@ def _validate_days(sim, days: list[date]) -> dict[str, list[str]]:
     suite = build_suite(
         profile_of(reference), loan_columns(), ValidationSection(), name="s", source={}
     )
-    alarms = {}
-    for day in days:
-        batch = validate_batch(
-            sim.feature_batch(day),
-            suite,
-            label=day.isoformat(),
-            dates=[day],
-            previous=day - timedelta(days=1),
-        )
-        if batch.findings:
-            alarms[batch.label] = [f.message for f in batch.findings]
-    return alarms
+    items = [
+        BatchInput(sim.feature_batch(day), day.isoformat(), [day], day - timedelta(days=1))
+        for day in days
+    ]
+    return {
+        batch.label: [f.message for f in batch.findings]
+        for batch in validate_batches(items, suite)
+        if batch.findings
+    }
 
 
 def test_thirty_clean_simulated_days_raise_no_alarm():

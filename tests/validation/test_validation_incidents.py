@@ -64,21 +64,27 @@ def test_messages_say_what_was_observed_against_what_was_expected(stream, suite)
 
     batch = _validate(suite, stream.feature_batch(day), day)
 
-    finding = batch.errors[0]
+    finding = next(f for f in batch.errors if f.kind == "range")
     high = next(
         e["kwargs"]["max_value"]
         for e in suite.expectations
         if e["meta"]["retrainer"]["kind"] == "range" and e["kwargs"]["column"] == "loan_amount"
     )
-    # e.g. "loan_amount: ...between failed: 100% of values outside [0, 1.12e5] (at most 1%
-    #       allowed; observed min 1e6, max 9.14e7)"
-    assert "100% of values outside [0, " in finding.message
-    assert "at most 1% allowed" in finding.message
+    # e.g. "loan_amount: ...between failed: 2,000 of 2,000 values (100%) outside the plausible
+    #       range [98.6, 1.17e6]: significantly more than the tolerated 1% (binomial p = 0 <
+    #       0.001); observed min 1.35e6, max 9.45e7"
+    assert "2,000 of 2,000 values (100%) outside the plausible range [" in finding.message
+    assert "significantly more than the tolerated 1% (binomial p = 0 < 0.001)" in finding.message
     assert f"max {stream.feature_batch(day)['loan_amount'].max():.3g}".replace("e+0", "e") in (
         finding.message
     )
-    assert finding.expected.startswith("[0, ")
+    assert finding.expected.startswith("[")
+    assert finding.expected.endswith("≤ 1% outside")
     assert high > 0
+    # the unit change is also named as such by the scale check
+    scale = next(f for f in batch.errors if f.kind == "scale")
+    assert scale.column == "loan_amount"
+    assert "x10^3: a unit change?" in scale.message
 
 
 def _one_day(stream) -> tuple[date, pd.DataFrame]:
@@ -130,17 +136,25 @@ def test_hand_made_null_burst_and_unit_change_are_rejected(stream, suite):
     _assert_rejected(batch, "income", BETWEEN)
 
 
-def test_unseen_categories_fail_only_above_the_tolerated_share(stream, suite):
+def test_unseen_categories_warn_above_the_tolerated_share_and_block_as_a_flood(stream, suite):
     day, frame = _one_day(stream)
-    few, many = frame.copy(), frame.copy()
+    few, many, flood = frame.copy(), frame.copy(), frame.copy()
     few.loc[few.index[:20], "region"] = "offshore"  # 1% < 2% tolerated
-    many.loc[many.index[:100], "region"] = "offshore"  # 5%
+    many.loc[many.index[:100], "region"] = "offshore"  # 5%: significantly above 2%
+    flood.loc[flood.index[:600], "region"] = "offshore"  # 30%: a flood (>= 25%)
 
     assert _validate(suite, few, day).verdict == "valid"
-    batch = _validate(suite, many, day)
+    warned = _validate(suite, many, day)
+    blocked = _validate(suite, flood, day)
 
-    _assert_rejected(batch, "region", "expect_column_values_to_be_in_set")
-    assert "'offshore' 5%" in batch.errors[0].message
+    # a new code is often drift: reported, the batch stays usable ...
+    assert warned.verdict == "warning"
+    [warning] = warned.warnings
+    assert (warning.column, warning.expectation) == ("region", "expect_column_values_to_be_in_set")
+    assert "'offshore' 5%" in warning.message
+    # ... while a flood of unseen values is a broken feed
+    _assert_rejected(blocked, "region", "expect_column_values_to_be_in_set")
+    assert "a flood of unseen categories" in blocked.errors[0].message
 
 
 def test_hand_made_duplicates_empty_and_stale_batches_are_rejected(stream, suite):
@@ -160,7 +174,8 @@ def test_hand_made_duplicates_empty_and_stale_batches_are_rejected(stream, suite
     assert {f.kind for f in batch.errors} == {"freshness", "monotonic_dates"}
     monotonic = next(f for f in batch.errors if f.kind == "monotonic_dates")
     assert monotonic.message.startswith(
-        f"event_time: {BETWEEN} failed: 100% of event times are older than the newest partition"
+        f"event_time: {BETWEEN} failed: 2,000 of 2,000 event times (100%) are older than the "
+        "newest partition"
     )
 
 
@@ -251,8 +266,10 @@ def test_one_late_event_in_two_thousand_is_tolerated_but_one_percent_is_not(stre
     # ... while 1% late events fail the monotonic-dates check, naming the share
     [finding] = _monotonic(rejected)
     assert finding.severity == "error"
-    assert finding.message.startswith(f"event_time: {BETWEEN} failed: 1% of event times are older")
-    assert "at most 0.1% late events allowed" in finding.message
+    assert finding.message.startswith(
+        f"event_time: {BETWEEN} failed: 20 of 2,000 event times (1%) are older"
+    )
+    assert "significantly more than the tolerated late share 0.1%" in finding.message
 
 
 def test_the_tolerated_share_of_late_events_is_configurable(stream, profile, columns):

@@ -90,5 +90,54 @@ def test_daily_row_bounds_come_from_the_files_even_for_a_sampled_training_frame(
         "2026-01-01": 300,
         "2026-01-02": 300,
     }
-    assert suite.retrainer["rows_per_day"] == [150.0, 450.0]
+    assert suite.retrainer["rows_per_day"] == [150.0, 900.0]
     assert suite.profile.rows == len(frame.iloc[::10])
+
+
+def _own_data(tmp_path: Path) -> Path:
+    from retrainer.simulate import simulate, write_simulation
+
+    write_simulation(simulate("stable", days=8, seed=3, rows_per_day=200), tmp_path / "data")
+    return tmp_path
+
+
+def test_rebuild_reads_the_reference_window_again(tmp_path):
+    root = _own_data(tmp_path)
+    project = _project(root)
+    catalog = DataCatalog.for_project(project)
+    saved = reference_suite(project, catalog)
+    # given the first reference day is replaced by a fixed export (incomes 50% higher)
+    day = catalog.features.dates()[0]
+    frame = catalog.features.read(dates=[day])
+    catalog.features.write_partition(day, frame.assign(income=frame["income"] * 1.5))
+
+    kept = reference_suite(project, catalog)
+    rebuilt = reference_suite(project, catalog, rebuild=True)
+
+    # then the saved suite serves until it is rebuilt from the data on request
+    assert kept.hash == saved.hash
+    assert rebuilt.hash != saved.hash
+    assert rebuilt.profile.profiles["income"].quantile(0.5) > saved.profile.profiles[
+        "income"
+    ].quantile(0.5)
+
+
+def test_a_reference_partition_with_another_schema_is_left_out_and_named(tmp_path):
+    root = _own_data(tmp_path)
+    project = _project(root)
+    catalog = DataCatalog.for_project(project)
+    # given one reference day whose credit scores arrive as text
+    day = catalog.features.dates()[2]
+    frame = catalog.features.read(dates=[day])
+    catalog.features.write_partition(
+        day, frame.assign(credit_score=frame["credit_score"].astype(str))
+    )
+
+    suite = reference_suite(project, catalog)
+
+    # then the suite is built from the other days and says why that one is missing
+    assert suite.profile.profiles["credit_score"].family == "numeric"
+    assert suite.profile.rows == 4 * 200
+    why = suite.profile.excluded_days[day.isoformat()]
+    assert why.startswith("schema differs from the other reference days: credit_score")
+    assert any("left out" in note and day.isoformat() in note for note in suite.retrainer["notes"])

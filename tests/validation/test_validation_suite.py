@@ -1,5 +1,6 @@
 """Suites from a reference profile and the validation rules (no GX needed)."""
 
+import math
 from datetime import date
 
 import pandas as pd
@@ -39,23 +40,51 @@ def test_default_suite_covers_every_configured_column(suite, columns):
     assert len(_by_kind(suite, "row_count")) == 1
     assert [e["kwargs"]["column"] for e in _by_kind(suite, "freshness")] == ["event_time"]
     assert [e["kwargs"]["column"] for e in _by_kind(suite, "monotonic_dates")] == ["event_time"]
-    # every expectation is an error except the column-set comparison
+    # ... and each numeric column a unit-change (scale) check of Retrainer's own
+    assert {c["kwargs"]["column"] for c in suite.checks} == set(columns.numeric)
+    assert {c["meta"]["retrainer"]["kind"] for c in suite.checks} == {"scale"}
+    # every expectation is an error except the column-set comparison and unseen categories
     severities = {e["meta"]["retrainer"]["kind"]: e["severity"] for e in suite.expectations}
     assert severities.pop("column_set") == "warning"
+    assert severities.pop("categories") == "warning"
     assert set(severities.values()) == {"critical"}
+    # row-wise expectations carry no GX `mostly`: their tolerance is judged per batch size
+    assert not [e for e in suite.expectations if "mostly" in e["kwargs"]]
 
 
-def test_ranges_come_from_reference_quantiles_with_a_margin(profile, columns):
+def test_ranges_are_plausibility_bounds_in_log_space_for_skewed_positive_columns(profile, columns):
+    # given incomes: positive, spanning more than a factor of 10 (a log-space column)
     income = profile.profiles["income"]
     low, high = income.quantile(0.001), income.quantile(0.999)
+    spread = math.log10(income.quantile(0.75) / income.quantile(0.25))
 
-    suite = _build(profile, columns, numeric={"margin": 0.5})
+    suite = _build(profile, columns, numeric={"margin": 3.0, "min_decades": 0.5})
 
+    # then the quantiles are widened by 3 log10-IQRs (or 0.5 decades) on each side
     expectation = _by_kind(suite, "range", "income")[0]
-    assert expectation["kwargs"]["max_value"] == pytest.approx(high + 0.5 * (high - low), 1e-5)
-    # incomes are never negative in the reference, so the lower bound stays at 0
+    widen = max(3.0 * spread, 0.5)
+    assert expectation["kwargs"]["max_value"] == pytest.approx(high * 10**widen, 1e-5)
+    assert expectation["kwargs"]["min_value"] == pytest.approx(low / 10**widen, 1e-5)
+    assert expectation["meta"]["retrainer"]["space"] == "log10"
+    assert expectation["meta"]["retrainer"]["max_outside_share"] == 0.01
+
+
+def test_linear_ranges_widen_by_the_spread_or_the_magnitude_and_keep_the_sign(profile, columns):
+    # given credit scores: positive and narrow (300..850), never negative
+    score = profile.profiles["credit_score"]
+    low, high = score.quantile(0.001), score.quantile(0.999)
+
+    suite = _build(profile, columns)
+    off = _build(profile, columns, numeric={"keep_sign": False})
+
+    # then the bounds widen by 2x the magnitude (wider than 3 IQRs here) ...
+    expectation = _by_kind(suite, "range", "credit_score")[0]
+    assert expectation["meta"]["retrainer"]["space"] == "linear"
+    assert expectation["kwargs"]["max_value"] == pytest.approx(high + 2 * high, 1e-5)
+    # ... but never below 0: a negative score is broken data, not drift
     assert expectation["kwargs"]["min_value"] == 0.0
-    assert expectation["kwargs"]["mostly"] == 0.99
+    unsigned = _by_kind(off, "range", "credit_score")[0]
+    assert unsigned["kwargs"]["min_value"] == pytest.approx(low - 2 * high, 1e-5)
 
 
 def test_overrides_add_loosen_and_drop_per_column(profile, columns):
@@ -64,7 +93,7 @@ def test_overrides_add_loosen_and_drop_per_column(profile, columns):
         columns,
         columns={
             "income": {"min_value": 5000, "max_value": 2e6, "severity": {"range": "warning"}},
-            "loan_amount": {"margin": 3.0, "max_outside_share": 0.1},
+            "loan_amount": {"margin": 6.0, "max_outside_share": 0.1},
             "utilization": {"max_null_share": 0.5},
             "channel": {"extra_values": ["aggregator"], "max_unseen_share": 0.2},
             "purpose": {"allowed_values": ["car", "medical"]},
@@ -82,11 +111,12 @@ def test_overrides_add_loosen_and_drop_per_column(profile, columns):
         _by_kind(default, "range", "loan_amount")[0],
     )
     assert wide["kwargs"]["max_value"] > narrow["kwargs"]["max_value"]
-    assert wide["kwargs"]["mostly"] == 0.9
-    assert _by_kind(suite, "not_null", "utilization")[0]["kwargs"]["mostly"] == 0.5
-    channel = _by_kind(suite, "categories", "channel")[0]["kwargs"]
-    assert "aggregator" in channel["value_set"]
-    assert channel["mostly"] == 0.8
+    assert wide["meta"]["retrainer"]["max_outside_share"] == 0.1
+    utilization = _by_kind(suite, "not_null", "utilization")[0]
+    assert utilization["meta"]["retrainer"]["max_null_share"] == 0.5
+    channel = _by_kind(suite, "categories", "channel")[0]
+    assert "aggregator" in channel["kwargs"]["value_set"]
+    assert channel["meta"]["retrainer"]["max_unseen_share"] == 0.2
     assert _by_kind(suite, "categories", "purpose")[0]["kwargs"]["value_set"] == ["car", "medical"]
     assert not _by_kind(suite, "range", "age")
     assert not _by_kind(suite, "not_null", "age")
@@ -174,7 +204,7 @@ def test_explicit_overrides_apply_to_a_column_missing_from_the_reference(profile
 
     # then each is in the suite (presence, value set, null share, range)
     assert _by_kind(suite, "categories", "branch")[0]["kwargs"]["value_set"] == ["north", "south"]
-    assert _by_kind(suite, "not_null", "branch")[0]["kwargs"]["mostly"] == 0.9
+    assert _by_kind(suite, "not_null", "branch")[0]["meta"]["retrainer"]["max_null_share"] == 0.1
     fee = _by_kind(suite, "range", "fee")[0]["kwargs"]
     assert (fee["min_value"], fee["max_value"]) == (0, 50)
     assert {"branch", "fee"} <= set(_by_kind(suite, "columns")[0]["kwargs"]["column_set"])
@@ -222,19 +252,19 @@ def test_the_monotonic_check_tolerates_a_share_of_late_events(profile, columns):
     assert monotonic["kwargs"] == {
         "column": "event_time",
         "min_value": {"$PARAMETER": "not_before"},
-        "mostly": 0.99,
     }
+    assert monotonic["meta"]["retrainer"]["max_late_share"] == 0.01
 
 
 def test_row_count_and_time_window_are_parameters_filled_per_batch(suite):
-    # given a suite whose reference days hold 2,000 rows each (margin 0.5)
-    assert suite.retrainer["rows_per_day"] == [1000.0, 3000.0]
+    # given a suite whose reference days hold 2,000 rows each (margin 0.5, growth x3)
+    assert suite.retrainer["rows_per_day"] == [1000.0, 6000.0]
 
     # when computing the parameters of a two-day batch after a validated partition
     params = suite.parameters_for([date(2026, 2, 2), date(2026, 2, 3)], date(2026, 2, 1))
 
     # then the bounds scale with the days and the window is the dates plus the tolerance
-    assert (params["min_rows"], params["max_rows"]) == (2000, 6000)
+    assert (params["min_rows"], params["max_rows"]) == (2000, 12000)
     assert params["earliest_event_time"] == pd.Timestamp("2026-02-01 23:00", tz="UTC")
     assert params["latest_event_time"] == pd.Timestamp("2026-02-04 01:00", tz="UTC")
     assert params["not_before"] == pd.Timestamp("2026-01-31 23:00", tz="UTC")

@@ -31,6 +31,7 @@ app = typer.Typer(
 _COMMAND_MODULES = [
     "retrainer.cli.config_cmd",
     "retrainer.cli.simulate_cmd",
+    "retrainer.cli.import_cmd",
     "retrainer.cli.validate_cmd",
     "retrainer.cli.train_cmd",
     "retrainer.cli.drift_cmd",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import IntEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -39,6 +41,14 @@ ConfigOption = Annotated[
 HtmlOption = Annotated[
     Path | None,
     typer.Option("--html", help="Also write the HTML report to FILE.", show_default=False),
+]
+EndpointOption = Annotated[
+    str | None,
+    typer.Option(
+        "--s3-endpoint-url",
+        help="S3 endpoint (MinIO, moto); default: AWS_ENDPOINT_URL.",
+        show_default=False,
+    ),
 ]
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print one JSON document on stdout instead of text.")
@@ -96,3 +106,23 @@ def print_json(document: Any) -> None:
     """Write one JSON document to stdout."""
     sys.stdout.write(json.dumps(document, indent=2, default=str, sort_keys=False) + "\n")
     sys.stdout.flush()
+
+
+@contextmanager
+def storage_errors_exit_2(where: str, *, as_json: bool = False) -> Iterator[None]:
+    """Turn a storage failure (local or S3: credentials, endpoint, bucket) into exit 2.
+
+    Args:
+        where: What was being read or written, e.g. ``--out s3://bucket/data``.
+        as_json: Print the error document on stdout (``--json``).
+    """
+    from retrainer.data import StorageError
+
+    try:
+        yield
+    except (StorageError, OSError) as exc:
+        fail_usage(f"{where}: {exc}", as_json=as_json)
+    except Exception as exc:  # boto3/botocore errors: credentials, endpoint, bucket
+        if type(exc).__module__.split(".")[0] not in ("botocore", "boto3"):
+            raise
+        fail_usage(f"{where}: {exc}", as_json=as_json)

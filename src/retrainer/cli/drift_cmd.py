@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -20,6 +20,16 @@ from retrainer.cli._common import (
 
 def _fmt(value: object) -> str:
     return f"{value:.4g}" if isinstance(value, float) else "n/a" if value is None else str(value)
+
+
+def _finding(row: dict[str, Any], no_data_policy: str) -> str:
+    """What a flagged column's line says: its headline metric, or that it had no values."""
+    if row["status"] == "no_data":
+        from retrainer.drift.report import NO_DATA_EFFECT
+
+        effect = NO_DATA_EFFECT[no_data_policy]
+        return f"no values in the current window ({effect}; drift.no_data: {no_data_policy})"
+    return f"{row['metric']} = {_fmt(row['value'])} (threshold {_fmt(row['threshold'])})"
 
 
 def drift(
@@ -104,12 +114,12 @@ def drift(
             f"baseline: {result['baseline']['description']})",
             markup=False,
         )
+        policy = result["report"]["settings"].get("no_data", "drift")
         for row in result["columns"]:
             if row["status"] == "ok":
                 continue
             console.print(
-                f"  {row['status']:<8} {row['column']:<20} {row['metric']} = "
-                f"{_fmt(row['value'])} (threshold {_fmt(row['threshold'])})"
+                f"  {row['status']:<8} {row['column']:<20} {_finding(row, policy)}"
                 + ("  [prediction]" if row["role"] == "prediction" else ""),
                 markup=False,
             )

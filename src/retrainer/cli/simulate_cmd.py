@@ -7,7 +7,15 @@ from typing import Annotated, Any
 
 import typer
 
-from retrainer.cli._common import JsonOption, err_console, fail_usage, out_console, print_json
+from retrainer.cli._common import (
+    EndpointOption,
+    JsonOption,
+    err_console,
+    fail_usage,
+    out_console,
+    print_json,
+    storage_errors_exit_2,
+)
 
 
 def _default_out() -> str:
@@ -28,7 +36,32 @@ def _list_scenarios(as_json: bool) -> None:
     console = out_console(False)
     width = max(len(name) for name in SCENARIOS)
     for name, scenario in SCENARIOS.items():
-        console.print(f"{name:<{width}}  {scenario.description}", markup=False, highlight=False)
+        size = f"{scenario.days}d x {scenario.rows_per_day}"
+        console.print(
+            f"{name:<{width}}  {size:<11}  {scenario.description}", markup=False, highlight=False
+        )
+
+
+def _stream_lines(stream: dict[str, Any], outliers: int) -> list[str]:
+    """The stream's shape in words (nothing for i.i.d. days)."""
+    lines = []
+    if stream["order"]:
+        order = stream["order"]
+        lines.append(
+            f"stream ordered by {order['column']} in blocks of {order['block_days']} days "
+            "(expected, not drift)"
+        )
+    for tail in stream["heavy_tails"]:
+        lines.append(
+            f"valid outliers: {tail['share']:.2%} of {tail['column']} x{tail['low']:g}-"
+            f"x{tail['high']:g} ({outliers} rows in the schedule)"
+        )
+    if stream["rare_categories"]:
+        rare = ", ".join(
+            f"{r['column']}={r['value']} {r['share']:.2%}" for r in stream["rare_categories"]
+        )
+        lines.append(f"rare valid categories: {rare}")
+    return lines
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
@@ -58,12 +91,16 @@ def _print_summary(summary: dict[str, Any]) -> None:
         segment = f" in {drift['segment']}" if drift["segment"] else ""
         columns = ", ".join(drift["columns"]) or "base rate"
         tag = " (expected, not drift)" if drift["expected"] else ""
+        if drift["effect"] == "widen":
+            tag += f" (spread x{drift['magnitude']:g})"
         console.print(
             f"drift {drift['id']}: {drift['kind']} {drift['pattern']} from {drift['start']}"
             f"{until}{segment} [{columns}]{tag}",
             markup=False,
             highlight=False,
         )
+    for line in _stream_lines(summary["stream"], summary["outliers"]):
+        console.print(line, markup=False, highlight=False)
     for incident in summary["incidents"]:
         console.print(
             f"incident {incident['date']} {incident['kind']}: {incident['description']}",
@@ -98,8 +135,15 @@ def simulate(
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     start: Annotated[str, typer.Option("--start", help="First day (YYYY-MM-DD).")] = "2026-01-01",
     rows_per_day: Annotated[
-        int, typer.Option("--rows-per-day", min=1, help="Feature rows per day.")
-    ] = 2000,
+        int | None,
+        typer.Option(
+            "--rows-per-day",
+            min=1,
+            help="Feature rows per day (default: the scenario's, see --list-scenarios; "
+            "2000 for most).",
+            show_default=False,
+        ),
+    ] = None,
     label_delay: Annotated[
         int, typer.Option("--label-delay", min=0, help="Days until a row's label arrives.")
     ] = 7,
@@ -127,14 +171,7 @@ def simulate(
             help="Replace a previous simulation at --out (never data that was not simulated).",
         ),
     ] = True,
-    endpoint_url: Annotated[
-        str | None,
-        typer.Option(
-            "--s3-endpoint-url",
-            help="S3 endpoint (MinIO, moto); default: AWS_ENDPOINT_URL.",
-            show_default=False,
-        ),
-    ] = None,
+    endpoint_url: EndpointOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Write a simulated loan-default stream: features, delayed labels and the ground truth.
@@ -165,8 +202,6 @@ def simulate(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from retrainer.data import StorageError
-
     target = out or _default_out()
     progress = Progress(
         TextColumn("writing {task.description:<8}"),
@@ -184,17 +219,12 @@ def simulate(
             progress.update(task, description=table, completed=done, total=total)
 
         try:
-            summary = write_simulation(
-                sim, target, overwrite=overwrite, endpoint_url=endpoint_url, progress=advance
-            )
+            with storage_errors_exit_2(f"--out {target}", as_json=as_json):
+                summary = write_simulation(
+                    sim, target, overwrite=overwrite, endpoint_url=endpoint_url, progress=advance
+                )
         except SimulationError as exc:
             fail_usage(str(exc), as_json=as_json)
-        except (StorageError, OSError) as exc:
-            fail_usage(f"--out {target}: {exc}", as_json=as_json)
-        except Exception as exc:  # boto3/botocore errors: credentials, endpoint, bucket
-            if type(exc).__module__.split(".")[0] not in ("botocore", "boto3"):
-                raise
-            fail_usage(f"--out {target}: {exc}", as_json=as_json)
     if as_json:
         print_json(summary)
     else:

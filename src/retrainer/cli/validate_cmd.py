@@ -77,31 +77,49 @@ def _print_batches(result: dict[str, Any], as_json: bool) -> None:
     console = out_console(as_json)
     batches = result["batches"]
     suite = result.get("suite") or {}
+    say = lambda text: console.print(text, markup=False, highlight=False)  # noqa: E731
     if suite:
-        console.print(f"suite: {suite.get('source')}", markup=False, highlight=False)
-    shown = batches if len(batches) <= 10 else [b for b in batches if b["verdict"] != "valid"]
-    for batch in shown:
+        say(f"suite: {suite.get('source')}")
+        for note in suite.get("notes") or []:
+            say(f"  {note}")
+    flagged = [b for b in batches if b["verdict"] != "valid"]
+    shown = batches if len(batches) <= 10 else flagged
+    for batch in shown[:MAX_SHOWN]:
         where = f" -> quarantined to {batch['quarantine']}" if batch.get("quarantine") else ""
-        console.print(
+        say(
             f"{batch['batch']}: {batch['verdict']} ({batch['rows']:,} rows, "
             f"{batch['expectations']['failed']}/{batch['expectations']['evaluated']} "
-            f"expectations failed){where}",
-            markup=False,
-            highlight=False,
+            f"expectations failed){where}"
         )
         for finding in batch["failed"]:
-            console.print(
-                f"  {finding['severity']}: {finding['message']}", markup=False, highlight=False
-            )
+            say(f"  {finding['severity']}: {finding['message']}")
+    if len(shown) > MAX_SHOWN:
+        say(f"... and {len(shown) - MAX_SHOWN} more batches with findings (--json lists all)")
     valid = sum(b["verdict"] != "invalid" for b in batches)
     already = result.get("already_validated", 0)
-    console.print(
-        f"{len(batches)} batch(es) validated: {valid} usable, {len(result['invalid'])} invalid, "
-        f"{len(result['quarantined'])} quarantined"
-        + (f"; {already} validated before" if already else ""),
-        markup=False,
-        highlight=False,
+    would = "would be quarantined" if result.get("dry_run") else "quarantined"
+    quarantined = len(result["invalid"]) if result.get("dry_run") else len(result["quarantined"])
+    seconds = result.get("seconds") or 0.0
+    pace = (
+        f" in {seconds:.1f} s ({1000 * seconds / len(batches):.0f} ms per batch)" if batches else ""
     )
+    dry = " (dry run: nothing moved)" if result.get("dry_run") else ""
+    say(
+        f"{len(batches)} batch(es) validated{dry}{pace}: {valid} usable, "
+        f"{len(result['invalid'])} invalid, {quarantined} {would}"
+        + (f"; {already} validated before" if already else "")
+    )
+    for line in _diagnosis_lines(result.get("diagnosis")):
+        say(line)
+
+
+MAX_SHOWN = 20
+
+
+def _diagnosis_lines(diagnosis: dict[str, Any] | None) -> list[str]:
+    from retrainer.validation.diagnosis import Diagnosis
+
+    return Diagnosis.from_dict(diagnosis).lines() if diagnosis else []
 
 
 def _list_quarantine(config: Any, as_json: bool) -> None:
@@ -125,20 +143,49 @@ def _list_quarantine(config: Any, as_json: bool) -> None:
         )
 
 
-def _release(config: Any, day: str, note: str, as_json: bool) -> None:
-    project = load_project(config, as_json=as_json)
-    from flows.validate import release_quarantined
-    from retrainer.data import QuarantineError
+def _release_range(value: str, as_json: bool) -> tuple[str, str]:
+    """``DATE`` or ``START:END`` → (start, end), checked."""
+    first, _, last = value.partition(":")
+    last = last or first
+    _check_date("--release", first, as_json)
+    _check_date("--release", last, as_json)
+    if first > last:
+        fail_usage(f"--release {value}: {first} is after {last}", as_json=as_json)
+    return first, last
 
+
+def _release(
+    config: Any, span: tuple[str, str] | None, everything: bool, note: str, as_json: bool
+) -> None:
+    """Release without a flow run (a release must not wait for a server to start)."""
+    project = load_project(config, as_json=as_json)
+    from flows.gate import prefect_api_is_shared
+    from retrainer import events
+    from retrainer.data import QuarantineError
+    from tasks.validation import release_held
+
+    start, end = span if span else (None, None)
     try:
-        result = release_quarantined(config=str(project.config_path), date=day, note=note)
+        result = release_held(project, start, end, everything, note)
     except QuarantineError as exc:
         fail_usage(str(exc), as_json=as_json)
+    event_id = None
+    if prefect_api_is_shared():  # automations live there; the ephemeral API has no listener
+        from tasks.events import emit
+
+        event_id = emit(events.DATA_RELEASED, project.model_name, result, batch=result["batch"])
+    result = {**result, "event": events.DATA_RELEASED, "event_id": event_id}
     if as_json:
         print_json(result)
         return
+    what = (
+        result["first"]
+        if result["count"] == 1
+        else f"{result['count']} batches {result['first']}..{result['last']}"
+    )
     out_console(False).print(
-        f"released {result['batch']} ({result['files']} file(s)) back to {result['location']}",
+        f"released {what} ({result['files']} file(s)) back to {result['location']}"
+        + (f"; {len(result['in_place'])} released in place" if result["in_place"] else ""),
         markup=False,
         highlight=False,
     )
@@ -185,19 +232,45 @@ def validate(
             show_default=False,
         ),
     ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Report what the suite would quarantine across history (every partition, "
+            "the quarantined ones included, or --start/--end); nothing is moved or recorded.",
+        ),
+    ] = False,
+    rebuild_suite: Annotated[
+        bool,
+        typer.Option(
+            "--rebuild-suite",
+            help="Build the suite again from its reference data (the champion's training "
+            "window, or validation.reference) before validating.",
+        ),
+    ] = False,
     release: Annotated[
         str | None,
         typer.Option(
             "--release",
-            help="Put a quarantined partition back after a human fixed or accepted it.",
-            metavar="YYYY-MM-DD",
+            help="Put quarantined partitions back after a human fixed or accepted them: one "
+            "date or a range START:END, in one pass.",
+            metavar="YYYY-MM-DD[:YYYY-MM-DD]",
             show_default=False,
         ),
     ] = None,
-    note: Annotated[
+    release_all: Annotated[
+        bool,
+        typer.Option(
+            "--release-all", help="Put every quarantined partition back (needs --reason)."
+        ),
+    ] = False,
+    reason: Annotated[
         str | None,
         typer.Option(
-            "--note", help="With --release: why (kept in the quarantine log).", show_default=False
+            "--reason",
+            "--note",
+            help="With --release/--release-all: why (kept in the ledger and the quarantine log).",
+            show_default=False,
         ),
     ] = None,
     list_quarantine: Annotated[
@@ -208,28 +281,29 @@ def validate(
     """Validate feature batches with the Great Expectations suite; quarantine failures.
 
     Runs the Prefect validation flow. Exits 0 when every batch is usable (warnings only),
-    1 when a batch is invalid (it is quarantined), 2 for a usage or config error, or when
-    storage, MLflow, Prefect or the ledger fails (one line on stderr).
+    1 when a batch is invalid (it is quarantined; under --dry-run: it would be), 2 for a usage
+    or config error, or when storage, MLflow, Prefect or the ledger fails (one line on stderr).
     """
     modes = {
         "--date": date is not None,
-        "--start/--end": start is not None or end is not None,
+        "--start/--end": (start is not None or end is not None) and not dry_run,
         "--all": all_pending,
         "--path": path is not None,
         "--release": release is not None,
+        "--release-all": release_all,
         "--list-quarantine": list_quarantine,
+        "--dry-run": dry_run,
     }
     chosen = [name for name, on in modes.items() if on]
     if len(chosen) > 1:
         fail_usage(f"use only one of {', '.join(chosen)}", as_json=as_json)
-    if note is not None and release is None:
-        fail_usage("--note goes with --release", as_json=as_json)
-    for option, value in (
-        ("--date", date),
-        ("--start", start),
-        ("--end", end),
-        ("--release", release),
-    ):
+    if reason is not None and release is None and not release_all:
+        fail_usage("--reason goes with --release or --release-all", as_json=as_json)
+    if release_all and not (reason or "").strip():
+        fail_usage("--release-all needs --reason TEXT (kept in the ledger)", as_json=as_json)
+    if rebuild_suite and (release is not None or release_all or list_quarantine):
+        fail_usage("--rebuild-suite goes with a validation run", as_json=as_json)
+    for option, value in (("--date", date), ("--start", start), ("--end", end)):
         _check_date(option, value, as_json)
     if start is not None and end is not None and start > end:
         fail_usage(f"--start {start} is after --end {end}", as_json=as_json)
@@ -238,9 +312,10 @@ def validate(
         with _exit_2_on_infrastructure_errors("listing the quarantine", as_json):
             _list_quarantine(config, as_json)
         raise typer.Exit(ExitCode.OK)
-    if release is not None:
-        with _exit_2_on_infrastructure_errors(f"releasing {release}", as_json):
-            _release(config, release, note or "", as_json)
+    if release is not None or release_all:
+        span = _release_range(release, as_json) if release is not None else None
+        with _exit_2_on_infrastructure_errors(f"releasing {release or 'everything'}", as_json):
+            _release(config, span, release_all, reason or "", as_json)
         raise typer.Exit(ExitCode.OK)
 
     project = load_project(config, as_json=as_json)
@@ -255,7 +330,13 @@ def validate(
             progress_bars(enabled=not as_json),
         ):
             result = validate_data(
-                config=str(project.config_path), date=date, start=start, end=end, path=path
+                config=str(project.config_path),
+                date=date,
+                start=start,
+                end=end,
+                path=path,
+                dry_run=dry_run,
+                rebuild_suite=rebuild_suite,
             )
     except (ValidationRequestError, SuiteError) as exc:
         fail_usage(str(exc), as_json=as_json)

@@ -10,6 +10,11 @@ they are corrected for multiple testing. By default a distance only counts as dr
 column's test also rejects (``tests.guard_distances``), which removes the noise-level
 exceedances distances show on small samples (a 50-level column at n=2,000 has a null JS
 distance of about 0.094 in base 2).
+
+Missing data: distances and KS only see the present (finite) values, so a numeric column's
+rise in missing values is measured on its own (``missing_share``, guarded by its own test),
+and a column with no values in the current window gets status ``no_data`` (counted as set
+by ``no_data``).
 """
 
 from __future__ import annotations
@@ -22,19 +27,35 @@ from pydantic import Field, model_validator
 
 from retrainer.config.base import StrictModel
 
-NumericMetric = Literal["psi", "ks", "wasserstein", "wasserstein_norm", "js", "kl"]
+NumericMetric = Literal["psi", "ks", "wasserstein", "wasserstein_norm", "js", "kl", "missing_share"]
 CategoricalMetric = Literal["psi", "chi2", "js", "kl"]
 EmbeddingMetric = Literal["mmd", "classifier_auc"]
 MetricName = Literal[
-    "psi", "ks", "wasserstein", "wasserstein_norm", "js", "kl", "chi2", "mmd", "classifier_auc"
+    "psi",
+    "ks",
+    "wasserstein",
+    "wasserstein_norm",
+    "js",
+    "kl",
+    "missing_share",
+    "chi2",
+    "mmd",
+    "classifier_auc",
 ]
+NoDataPolicy = Literal["drift", "warning", "ignore"]
 
 #: Metrics that are hypothesis tests: they decide on the (corrected) p-value against
 #: ``tests.alpha`` and need no threshold.
 TEST_METRICS: frozenset[str] = frozenset({"ks", "chi2"})
+#: Metrics of how many values are missing rather than how the present ones are distributed:
+#: each is guarded by its own one-sided test (corrected across the columns that have it, not
+#: by the column's test) and flags a column on its own, whatever ``column_rule``.
+MISSING_METRICS: frozenset[str] = frozenset({"missing_share"})
 #: Which metrics are valid for which column kind.
 METRICS_BY_KIND: dict[str, frozenset[str]] = {
-    "numeric": frozenset({"psi", "ks", "wasserstein", "wasserstein_norm", "js", "kl"}),
+    "numeric": frozenset(
+        {"psi", "ks", "wasserstein", "wasserstein_norm", "js", "kl", "missing_share"}
+    ),
     "categorical": frozenset({"psi", "chi2", "js", "kl"}),
     "embedding": frozenset({"mmd", "classifier_auc"}),
 }
@@ -146,6 +167,32 @@ class ClassifierAucThreshold(_Threshold):
     warning: float | None = Field(default=None, gt=0.5, le=1, description="Optional warning.")
 
 
+class MissingShareThreshold(_Threshold):
+    """Thresholds of the rise of a numeric column's missing share (current minus reference).
+
+    In share points: 0.05 is five percentage points more missing (null, NaN or inf) values
+    than in the reference. A fall is negative and never crosses a threshold.
+    """
+
+    drift: float | None = Field(
+        default=0.05,
+        gt=0,
+        le=1,
+        description="Rise at or above: drift. 0.05 (e.g. 5% -> 10% missing): a feed that fills "
+        "a column steadily varies far less from day to day (a 5% rate at 1,000 rows varies by "
+        "about 0.7 points), while one of several sources dropping the field moves it by more, "
+        "and a twentieth of the rows then reach the model without that value. A convention "
+        "like PSI's 0.25: calibrate per column.",
+    )
+    warning: float | None = Field(
+        default=0.02,
+        gt=0,
+        le=1,
+        description="Rise at or above: warning (two points: a slow creep, seen before it "
+        "reaches the drift level).",
+    )
+
+
 _THRESHOLD_TYPES: dict[str, type[_Threshold]] = {
     "psi": PsiThreshold,
     "wasserstein_norm": WassersteinNormThreshold,
@@ -154,6 +201,7 @@ _THRESHOLD_TYPES: dict[str, type[_Threshold]] = {
     "kl": KlThreshold,
     "mmd": MmdThreshold,
     "classifier_auc": ClassifierAucThreshold,
+    "missing_share": MissingShareThreshold,
 }
 
 
@@ -173,6 +221,10 @@ class ThresholdsSection(StrictModel):
     classifier_auc: ClassifierAucThreshold = Field(
         default_factory=ClassifierAucThreshold, description="Embedding domain-classifier AUC."
     )
+    missing_share: MissingShareThreshold = Field(
+        default_factory=MissingShareThreshold,
+        description="Rise of the missing share of numeric columns.",
+    )
 
 
 class ThresholdOverrides(StrictModel):
@@ -189,6 +241,9 @@ class ThresholdOverrides(StrictModel):
     classifier_auc: ClassifierAucThreshold | None = Field(
         default=None, description="Classifier AUC override."
     )
+    missing_share: MissingShareThreshold | None = Field(
+        default=None, description="Missing-share rise override."
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -204,8 +259,11 @@ class DecisionMetrics(StrictModel):
     """
 
     numeric: list[NumericMetric] = Field(
-        default_factory=lambda: ["psi", "wasserstein_norm"],
-        description="Deciding metrics for numeric (and score) columns.",
+        default_factory=lambda: ["psi", "wasserstein_norm", "missing_share"],
+        description="Deciding metrics for numeric (and score) columns. `missing_share` (the "
+        "rise of the share of missing values, which the other metrics do not see) flags a "
+        "column on its own, whatever `column_rule`; leave it out of the list and it is only "
+        "reported.",
     )
     categorical: list[CategoricalMetric] = Field(
         default_factory=lambda: ["psi", "js"],
@@ -228,7 +286,9 @@ class TestsSection(StrictModel):
     correction: Literal["bonferroni", "fdr_bh", "none"] = Field(
         default="bonferroni",
         description="Multiple-testing correction across the columns of one check: one test per "
-        "column (KS numeric, chi-square categorical, classifier Mann-Whitney for embeddings).",
+        "column (KS numeric, chi-square categorical, classifier Mann-Whitney for embeddings). "
+        "The missing-share tests of the numeric columns are a second family, corrected the "
+        "same way on their own.",
     )
     sample_size: int | None = Field(
         default=None,
@@ -242,7 +302,9 @@ class TestsSection(StrictModel):
         default=True,
         description="A distance counts as drift (or warning) only when the column's test also "
         "rejects at `alpha` after correction. At large n every real effect passes, so the "
-        "distance decides; on small samples this removes noise-level exceedances.",
+        "distance decides; on small samples this removes noise-level exceedances. "
+        "`missing_share` is guarded by its own test instead: a one-sided Fisher exact test "
+        "of the current against the reference missing count.",
     )
 
 
@@ -398,7 +460,17 @@ class DriftSection(StrictModel):
     column_rule: Literal["any", "all"] = Field(
         default="any",
         description="Column verdict: `any` deciding metric flags drift (default), or `all` of "
-        "them must (warning likewise: all at warning level or beyond).",
+        "them must (warning likewise: all at warning level or beyond). `all` applies to the "
+        "distribution metrics; a deciding `missing_share` flags the column on its own.",
+    )
+    no_data: NoDataPolicy = Field(
+        default="drift",
+        description="A column with values in the baseline but none in the current window "
+        "(numeric: no finite value; categorical: all missing; embedding: no complete vector) "
+        "has status `no_data` and counts as `drift` (default: in the verdict, "
+        "`drifted_columns` and the event), as a `warning` (in `warning_columns`), or not at "
+        "all (`ignore`: status and note only). A baseline without values is a note, never a "
+        "finding: rebuild the baseline.",
     )
     dataset: DatasetRule = Field(default_factory=DatasetRule, description="Dataset verdict.")
     binning: BinningSection = Field(default_factory=BinningSection, description="Binning.")

@@ -4,6 +4,13 @@ A suite of Great Expectations checks is derived from reference (training) data a
 Every field has a default, so an empty section (or none at all) is valid. Expectations are
 grouped by *kind*; each kind has a severity (``error`` blocks the batch and quarantines it,
 ``warning`` only reports) and can be dropped for all columns or per column.
+
+The defaults follow one principle: validation blocks data that is *broken* (schema and type
+changes, impossible values, unit changes, null bursts, duplicated ids, empty or stale batches)
+and lets data that has *drifted* through to the drift monitor and to training. Numeric bounds
+are plausibility bounds, far wider than the reference's spread; tolerated shares (nulls,
+values outside the bounds, unseen categories, late events) are judged with the batch's size in
+mind (``alpha``): one odd row in a 24-row day is not a burst, 30% is.
 """
 
 from __future__ import annotations
@@ -30,10 +37,11 @@ ExpectationKind = Literal[
     "unique_id",
     "freshness",
     "monotonic_dates",
+    "scale",
 ]
 """Kinds of expectations a suite holds (see :class:`SeverityLevels` for what each checks)."""
 
-ColumnExpectationKind = Literal["columns", "dtype", "not_null", "range", "categories"]
+ColumnExpectationKind = Literal["columns", "dtype", "not_null", "range", "categories", "scale"]
 """Kinds that exist per column and can be dropped or re-graded for one column."""
 
 EXPECTATION_KINDS: tuple[str, ...] = ExpectationKind.__args__  # type: ignore[attr-defined]
@@ -43,6 +51,7 @@ BeforeTraining = Literal["validate", "skip", "allow"]
 """What the train flow does with partitions of its window that were never validated."""
 
 RANGE_KEYS = ("min_value", "max_value", "margin", "max_outside_share")
+SCALE_KEYS = ("max_scale_ratio",)
 CATEGORY_KEYS = ("allowed_values", "extra_values", "max_unseen_share")
 RESERVED_EXPECTATION_KWARGS = (
     "column",
@@ -76,13 +85,31 @@ class SeverityLevels(StrictModel):
         description="A column's dtype does not fit the reference (e.g. text in a numeric column).",
     )
     not_null: Severity = Field(
-        default="error", description="A column has more nulls than the reference rate allows."
+        default="error",
+        description="A column has significantly more nulls than the reference share plus "
+        "`nulls.max_increase` (a null burst).",
     )
     range: Severity = Field(
-        default="error", description="Too many numeric values outside the reference range."
+        default="error",
+        description="Significantly more than `numeric.max_outside_share` of a numeric column's "
+        "values lie outside its plausibility bounds (impossible values).",
     )
     categories: Severity = Field(
-        default="error", description="Too many values outside the reference categories."
+        default="warning",
+        description="Significantly more than `categories.max_unseen_share` of a column's values "
+        "are categories the reference never had (new codes are often drift: reported, not "
+        "blocked). A flood beyond `categories.flood_share` is `category_flood`.",
+    )
+    category_flood: Severity = Field(
+        default="error",
+        description="At least `categories.flood_share` of a column's values are unseen "
+        "categories (renamed codes, a shifted column): a broken feed.",
+    )
+    scale: Severity = Field(
+        default="error",
+        description="A numeric column's typical magnitude (median |value|) moved by more than "
+        "`scale.max_ratio` from the reference: a unit change (x1000, x0.001), whatever the "
+        "range bounds say.",
     )
     row_count: Severity = Field(
         default="error", description="The batch has too few or too many rows per day."
@@ -100,26 +127,35 @@ class SeverityLevels(StrictModel):
     )
 
     def of(self, kind: str) -> Severity:
-        """The severity of an expectation kind.
+        """The severity of an expectation kind (or of the ``category_flood`` tier).
 
         Raises:
             KeyError: For an unknown kind.
         """
-        if kind not in EXPECTATION_KINDS:
+        if kind not in (*EXPECTATION_KINDS, "category_flood"):
             raise KeyError(f"unknown expectation kind {kind!r}")
         return getattr(self, kind)
+
+
+MIN_REFERENCE_DAYS = 60
+"""Fewer reference days than this cannot show a column's plausible range (weekly and monthly
+patterns, a part of the seasons); ``config check`` warns below it."""
 
 
 class ReferenceSection(StrictModel):
     """Which data builds the suite before any model exists.
 
     Once a champion exists, the suite logged with it (built from its training data) is used.
+    Reference days that are broken themselves (a unit change, a null burst, a category flood,
+    duplicated ids, another schema) are left out of the reference and reported.
     """
 
     days: int = Field(
-        default=14,
+        default=MIN_REFERENCE_DAYS,
         ge=1,
-        description="Use the first N days of the features table (or N days from `start`).",
+        description="Use the first N days of the features table (or N days from `start`); "
+        f"statistics are pooled over their rows. Fewer than {MIN_REFERENCE_DAYS} days is "
+        "allowed but warned about.",
     )
     start: date | None = Field(
         default=None, description="First reference date (YYYY-MM-DD); default: the first partition."
@@ -140,20 +176,55 @@ class ReferenceSection(StrictModel):
 
 
 class NumericRules(StrictModel):
-    """Numeric ranges from reference quantiles with a margin."""
+    """Plausibility bounds of numeric columns: pooled reference quantiles, widened a lot.
+
+    The bounds catch impossible values (a negative amount, a sentinel 999999, a value orders
+    of magnitude off), not drift: a seasonal movement, a population that moves, a drift that
+    widens a distribution fit inside them. Positive columns spanning a factor of 10 or more
+    (incomes, amounts, counts) get their bounds in log space.
+    """
 
     quantiles: tuple[float, float] = Field(
         default=(0.001, 0.999),
-        description="Lower and upper reference quantile that span the expected range.",
+        description="Lower and upper quantile of the pooled reference rows that the bounds "
+        "start from.",
     )
     margin: float = Field(
-        default=0.5,
+        default=3.0,
         ge=0,
-        description="Widen the quantile range by this fraction of its width on each side "
-        "(absorbs day-to-day noise and moderate drift; a unit change still falls far outside).",
+        description="Widen the quantile range on each side by this many robust spreads (the "
+        "interquartile range; of log10 values for log-space columns).",
+    )
+    relative_margin: float = Field(
+        default=2.0,
+        ge=0,
+        description="Linear columns: widen by at least this multiple of the column's magnitude "
+        "(the larger |quantile|), so a narrow reference (a slice of the population, one "
+        "season) still admits plausible values.",
+    )
+    min_decades: float = Field(
+        default=1.0,
+        ge=0,
+        description="Log-space columns: widen by at least this many decades (factors of 10) "
+        "on each side.",
+    )
+    log_space: Literal["auto", "always", "never"] = Field(
+        default="auto",
+        description="`auto`: log space for columns positive in the reference whose quantile "
+        "range spans a factor of 10 or more; `always`: every positive column; `never`.",
+    )
+    keep_sign: bool = Field(
+        default=True,
+        description="A column never negative in the reference gets a lower bound of 0 (a "
+        "negative age, amount or count is broken data). Turn off, or set the column's "
+        "`min_value`, for quantities that may change sign later (temperatures in °C).",
     )
     max_outside_share: float = Field(
-        default=0.01, ge=0, lt=1, description="Share of non-null values allowed outside the range."
+        default=0.01,
+        ge=0,
+        lt=1,
+        description="Tolerated share of non-null values outside the bounds (heavy tails, "
+        "isolated outliers); a batch fails when its share is significantly larger (`alpha`).",
     )
 
     @field_validator("quantiles")
@@ -165,6 +236,31 @@ class NumericRules(StrictModel):
         return value
 
 
+class ScaleRules(StrictModel):
+    """The unit-change check: a batch's typical magnitude against the reference's.
+
+    Compares the median of log10|value| (non-zero values) of the batch with the range the
+    reference days' medians span. A unit change moves it by whole decades (x1000: 3), drift
+    rarely by more than a fraction of one; the batch's own sampling noise is allowed for.
+    """
+
+    max_ratio: float = Field(
+        default=10.0,
+        ge=1.5,
+        description="Largest factor between the batch's median |value| and the range of the "
+        "reference days' (beyond their own day-to-day range) that is still a change of the "
+        "data, not of its unit: x100 and x1000 changes fail, a population whose amounts grow "
+        "sevenfold does not.",
+    )
+    min_rows: int = Field(
+        default=1,
+        ge=1,
+        description="Batches with fewer non-zero values are not checked (a batch of one row "
+        "is: a unit change moves even a single value by decades, and the allowance for the "
+        "batch's own noise grows as it shrinks).",
+    )
+
+
 class NullRules(StrictModel):
     """Non-null rates."""
 
@@ -172,8 +268,9 @@ class NullRules(StrictModel):
         default=0.05,
         ge=0,
         le=1,
-        description="Allowed null share = the reference null share + this (id and timestamp "
-        "columns: the reference share only).",
+        description="Tolerated null share = the reference null share + this (id and timestamp "
+        "columns: the reference share only); a batch fails when its null share is "
+        "significantly larger (`alpha`).",
     )
 
 
@@ -184,7 +281,15 @@ class CategoryRules(StrictModel):
         default=0.02,
         ge=0,
         lt=1,
-        description="Share of non-null values allowed outside the reference categories.",
+        description="Tolerated share of non-null values outside the reference categories; "
+        "significantly more is a `categories` finding (a warning by default).",
+    )
+    flood_share: float = Field(
+        default=0.25,
+        gt=0,
+        le=1,
+        description="A significant unseen share at or above this is a `category_flood` (an "
+        "error by default): a renamed code or a shifted column, not a new customer segment.",
     )
     max_categories: int = Field(
         default=500,
@@ -195,13 +300,24 @@ class CategoryRules(StrictModel):
 
 
 class RowCountRules(StrictModel):
-    """Row-count bounds per day, from the reference's daily counts."""
+    """Row-count bounds per day, from the reference's daily counts.
+
+    The lower bound catches empty and truncated deliveries; the upper one a batch delivered
+    several times over. Organic growth of the volume is drift, so the upper bound is loose.
+    """
 
     margin: float = Field(
         default=0.5,
         ge=0,
-        description="Bounds are [(1 - margin) × low daily count, (1 + margin) × high daily "
-        "count] of the reference (10th and 90th percentile of its days).",
+        description="Lower bound = (1 - margin) × the low daily count of the reference (its "
+        "5th percentile), lowered further to what Poisson noise allows on small days; never "
+        "below 1 row (an empty batch fails).",
+    )
+    max_growth: float = Field(
+        default=3.0,
+        ge=1,
+        description="Upper bound = this × the high daily count of the reference (its 95th "
+        "percentile), raised to what Poisson noise allows on small days.",
     )
     min_rows: int | None = Field(
         default=None, ge=0, description="Explicit lower bound per day (replaces the derived one)."
@@ -370,10 +486,11 @@ class ColumnOverride(StrictModel):
     drop: list[ColumnExpectationKind] = Field(
         default_factory=list,
         description="Expectation kinds disabled for this column (columns, dtype, not_null, "
-        "range, categories).",
+        "range, categories, scale).",
     )
-    severity: dict[ColumnExpectationKind, Severity] = Field(
-        default_factory=dict, description="Severity per kind for this column only."
+    severity: dict[ColumnExpectationKind | Literal["category_flood"], Severity] = Field(
+        default_factory=dict,
+        description="Severity per kind (or of the `category_flood` tier) for this column only.",
     )
     min_value: float | None = Field(
         default=None, description="Explicit lower bound (replaces the reference-derived one)."
@@ -391,7 +508,10 @@ class ColumnOverride(StrictModel):
         default=None,
         ge=0,
         le=1,
-        description="Absolute allowed null share (replaces reference share + increase).",
+        description="Absolute tolerated null share (replaces reference share + increase).",
+    )
+    max_scale_ratio: float | None = Field(
+        default=None, ge=1.5, description="Scale-check ratio for this column (see scale.max_ratio)."
     )
     allowed_values: list[str | int | float | bool] | None = Field(
         default=None,
@@ -440,7 +560,8 @@ class ColumnOverride(StrictModel):
             )
         if self.allowed_values is not None and not self.allowed_values:
             raise ValueError("allowed_values is empty: every value would be rejected")
-        both = sorted(set(self.drop) & set(self.severity))
+        graded = {"categories" if k == "category_flood" else k for k in self.severity}
+        both = sorted(set(self.drop) & graded)
         if both:
             raise ValueError(f"{', '.join(both)} is dropped and also given a severity")
         if len(set(self.drop)) != len(self.drop):
@@ -453,6 +574,8 @@ class ColumnOverride(StrictModel):
             raise ValueError(f"categories is dropped but {', '.join(sorted(category_keys))} is set")
         if "not_null" in self.drop and "max_null_share" in self.model_fields_set:
             raise ValueError("not_null is dropped but max_null_share is set")
+        if "scale" in self.drop and "max_scale_ratio" in self.model_fields_set:
+            raise ValueError("scale is dropped but max_scale_ratio is set")
         return self
 
 
@@ -485,7 +608,19 @@ class ValidationSection(StrictModel):
     drop: list[ExpectationKind] = Field(
         default_factory=list, description="Expectation kinds disabled for every column."
     )
-    numeric: NumericRules = Field(default_factory=NumericRules, description="Numeric ranges.")
+    alpha: float = Field(
+        default=0.001,
+        gt=0,
+        lt=0.5,
+        description="Significance of the tolerance tests: a batch's share of nulls, values "
+        "outside the bounds, unseen categories or late events fails only when a one-sided "
+        "binomial test says it is above the tolerated share at this level (so 1 odd row in 24 "
+        "passes while 30% fails).",
+    )
+    numeric: NumericRules = Field(
+        default_factory=NumericRules, description="Numeric plausibility bounds."
+    )
+    scale: ScaleRules = Field(default_factory=ScaleRules, description="The unit-change check.")
     nulls: NullRules = Field(default_factory=NullRules, description="Non-null rates.")
     categories: CategoryRules = Field(
         default_factory=CategoryRules, description="Categorical value sets."
@@ -525,7 +660,8 @@ class ValidationSection(StrictModel):
                     f"columns.{name}: max_null_share cannot apply: not_null is dropped for "
                     "every column (drop)"
                 )
-            regraded = sorted(set(override.severity) & set(self.drop))
+            graded = {"categories" if k == "category_flood" else k for k in override.severity}
+            regraded = sorted(graded & set(self.drop))
             if regraded:
                 raise ValueError(
                     f"columns.{name}.severity: {', '.join(regraded)} is dropped for every "

@@ -52,11 +52,13 @@ class Quarantine:
     def _base(self, table: str, day: date | str) -> str:
         return f"{self.prefix}/{table}/date={as_date(day).isoformat()}"
 
-    def _append_log(self, entry: dict[str, Any]) -> None:
+    def _append_log(self, *entries: dict[str, Any]) -> None:
+        if not entries:
+            return
         key = f"{self.prefix}/log.jsonl"
         existing = self.storage.read_bytes(key) if self.storage.exists(key) else b""
-        line = json.dumps(entry, sort_keys=True).encode() + b"\n"
-        self.storage.write_bytes(key, existing + line)
+        lines = b"".join(json.dumps(e, sort_keys=True).encode() + b"\n" for e in entries)
+        self.storage.write_bytes(key, existing + lines)
 
     def quarantine(
         self,
@@ -110,26 +112,70 @@ class Quarantine:
                 partition for that date (it would be overwritten).
         """
         day = as_date(day)
-        base = self._base(table.name, day)
-        if not self.storage.list_keys(f"{base}/data"):
+        if not self.is_quarantined(table.name, day):
             raise QuarantineError(f"no quarantined batch for {table.name} on {day}")
-        if table.exists(day):
-            raise QuarantineError(
-                f"{table.name} already has a partition for {day}; move it away before releasing"
-            )
-        moved = self.storage.move_prefix(f"{base}/data", table.partition_prefix(day))
-        self.storage.delete_prefix(base)
+        return self.release_many(table, [day], by=by, note=note)[day]
+
+    def release_many(
+        self, table: PartitionedTable, days: list[date], by: str = "", note: str = ""
+    ) -> dict[date, int]:
+        """Put several quarantined batches back in one pass (one log write).
+
+        Every date is checked before anything moves: none may be missing from the quarantine
+        or already present in the table.
+
+        Returns:
+            Date → number of files moved back.
+
+        Raises:
+            QuarantineError: Naming the first date that cannot be released.
+        """
+        held = set(self.dates(table.name))
+        present = set(table.dates())
+        for day in days:
+            if day not in held:
+                raise QuarantineError(f"no quarantined batch for {table.name} on {day}")
+            if day in present:
+                raise QuarantineError(
+                    f"{table.name} already has a partition for {day}; move it away before releasing"
+                )
+        moved: dict[date, int] = {}
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        for day in days:
+            base = self._base(table.name, day)
+            moved[day] = self.storage.move_prefix(f"{base}/data", table.partition_prefix(day))
+            self.storage.delete_prefix(base)
         self._append_log(
-            {
-                "action": "release",
-                "table": table.name,
-                "date": day.isoformat(),
-                "by": by,
-                "note": note,
-                "released_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            }
+            *[
+                {
+                    "action": "release",
+                    "table": table.name,
+                    "date": day.isoformat(),
+                    "by": by,
+                    "note": note,
+                    "released_at": now,
+                }
+                for day in days
+            ]
         )
         return moved
+
+    def dates(self, table: str) -> list[date]:
+        """Dates of the batches of ``table`` currently quarantined (with data)."""
+        found = []
+        for part in self.storage.list_dirs(f"{self.prefix}/{table}"):
+            if part.startswith("date="):
+                day = as_date(part[len("date=") :])
+                if self.is_quarantined(table, day):
+                    found.append(day)
+        return sorted(found)
+
+    def table(self, name: str) -> PartitionedTable:
+        """The quarantined batches of table ``name`` as a table of their own.
+
+        For reading them where they sit (a dry run); releasing goes through :meth:`release`.
+        """
+        return PartitionedTable(self.storage, f"{self.prefix}/{name}")
 
     def records(self, table: str | None = None) -> list[QuarantineRecord]:
         """Batches currently quarantined."""

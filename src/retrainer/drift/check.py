@@ -6,7 +6,8 @@ accumulators (the window verdict), so memory holds one day plus the sketches.
 
 The *drift score* of a column is its most decisive metric: the deciding metric whose value
 is furthest past its threshold (``value / threshold``; for a deciding test the p-value is
-shown instead, see :func:`headline_metric`).
+shown instead, see :func:`headline_metric`). A null burst shows as ``missing_share``, a day
+without any value of a column as status ``no_data``.
 """
 
 from __future__ import annotations
@@ -246,8 +247,13 @@ class DriftCheck:
         return str(uuid.uuid5(uuid.NAMESPACE_URL, f"retrainer:{key}"))
 
     def event_payload(self) -> dict[str, Any]:
-        """The payload of ``retrainer.drift.detected`` / ``retrainer.drift.checked``."""
-        flagged = [c for c in self.column_summary() if c["status"] != "ok"]
+        """The payload of ``retrainer.drift.detected`` / ``retrainer.drift.checked``.
+
+        ``columns`` lists the flagged columns: drifted or at warning level (a ``no_data``
+        column when ``drift.no_data`` counts it).
+        """
+        counted = {*self.report.drifted_columns, *self.report.warning_columns}
+        flagged = [c for c in self.column_summary() if c["column"] in counted]
         return json_safe(
             {
                 "verdict": self.verdict,

@@ -3,22 +3,32 @@
 Decision procedure (per comparison):
 
 1. Every metric of the column's kind is computed (numeric: PSI, KS, W1 raw and normed, JS,
-   KL; categorical: PSI, chi-square, JS, KL, unseen share; embedding: MMD², classifier AUC).
+   KL of the finite values, and ``missing_share``, the rise of the share of missing values;
+   categorical: PSI, chi-square, JS, KL, unseen share, missing values counted as their own
+   category; embedding: MMD², classifier AUC).
 2. Each column has one significance test: KS (numeric), chi-square (categorical), the
    domain classifier's fold-combined Mann-Whitney test (embedding). Their p-values are
    corrected across the columns of the check (``tests.correction``), optionally computed at
-   a capped sample size (``tests.sample_size``).
+   a capped sample size (``tests.sample_size``). ``missing_share`` has its own test (a
+   one-sided Fisher exact test of the missing counts), corrected the same way across the
+   numeric columns as a second family.
 3. A deciding distance flags drift when ``value >= drift threshold`` (warning likewise) and,
    with ``tests.guard_distances`` (default), the column's corrected p-value is below
-   ``tests.alpha``. A deciding test (``ks``, ``chi2``) flags drift when its corrected p-value
-   is below ``alpha``. Other metrics are informational (``drifted = None``).
+   ``tests.alpha`` (``missing_share``: its own corrected p-value). A deciding test (``ks``,
+   ``chi2``) flags drift when its corrected p-value is below ``alpha``. Other metrics are
+   informational (``drifted = None``).
    With the guard and a correction (``bonferroni`` or ``fdr_bh``), the probability that a
-   window with no drift at all has any column flagged is at most ``alpha`` at every sample
-   size (up to the accuracy of the asymptotic KS and chi-square p-values); at large sizes
-   every real effect passes the test, so the distance thresholds decide.
-4. A column drifts when any deciding metric does (``column_rule: any``, default) or when all
-   do (``all``); the data set drifts when any column does (``dataset.rule: any``) or when the
-   share of drifted columns reaches ``dataset.drift_share``.
+   window with no drift at all has any column flagged by a distribution metric is at most
+   ``alpha`` at every sample size (up to the accuracy of the asymptotic KS and chi-square
+   p-values), and by ``missing_share`` at most ``alpha`` more; at large sizes every real
+   effect passes the tests, so the thresholds decide.
+4. A column drifts when any deciding distribution metric does (``column_rule: any``,
+   default) or when all do (``all``), or when a deciding ``missing_share`` does; the data
+   set drifts when any column does (``dataset.rule: any``) or when the share of drifted
+   columns reaches ``dataset.drift_share``.
+5. A column with values in the baseline but none in the current data (no finite value, all
+   missing, no complete vector) has status ``no_data`` and counts as drift, as a warning or
+   not at all (``no_data``). A baseline without values is a note: nothing can drift.
 
 Prediction or score drift needs nothing special: declare a score column numeric, or a
 predicted-label column categorical, and it is checked like a feature.
@@ -27,13 +37,13 @@ predicted-label column categorical, and it is checked like a feature.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from retrainer.config.drift import TEST_METRICS, DriftSection
+from retrainer.config.drift import MISSING_METRICS, TEST_METRICS, DriftSection
 from retrainer.drift import stats
 from retrainer.drift.embeddings import (
     RowSampler,
@@ -51,12 +61,23 @@ from retrainer.drift.profile import (
     finite_sorted,
     numeric_values,
 )
-from retrainer.drift.report import ColumnDrift, DriftReport, Histogram, MetricResult
+from retrainer.drift.report import (
+    NO_DATA_EFFECT,
+    NO_DATA_VERDICT,
+    ColumnDrift,
+    ColumnKind,
+    DriftReport,
+    Histogram,
+    MetricResult,
+)
 from retrainer.drift.sketch import NumericSketch, compare_sketches, sketch_sorted
 
 _MAX_UNSEEN_TRACKED = 10_000
 _UNSEEN_REPORTED = 10
 _HISTOGRAM_MAX_CATEGORIES = 50
+_NUMERIC_DISTANCES = ("psi", "ks", "wasserstein", "wasserstein_norm", "js", "kl")
+#: Metrics that report a p-value (NaN when the metric cannot be computed).
+_WITH_P_VALUE = frozenset({"ks", "chi2", "mmd", "classifier_auc"})
 
 
 class DriftDetector:
@@ -261,7 +282,6 @@ class DriftDetector:
         sources = self._embedding_sources_from_profile(profile)
         _require_columns(current, columns, sources, "current data")
         accumulators = self._new_accumulators(columns)
-        exact: dict[str, tuple[float, float]] = {}
         use_exact = self.reference_ is not None and self._settings().binning.precision == "exact"
         for column, kind in columns:
             accumulator = accumulators[column]
@@ -272,14 +292,14 @@ class DriftDetector:
                         numeric_values(self.reference_[column], column)
                     )
                     if len(reference_sorted) and len(current_sorted):
-                        exact[column] = stats.ks_wasserstein_sorted(
+                        accumulator.exact = stats.ks_wasserstein_sorted(
                             reference_sorted, current_sorted
                         )
                     del reference_sorted
                 del current_sorted
             else:
                 accumulator.add_frame(current)
-        return self._report(columns, accumulators, exact, len(current))
+        return self._report(columns, accumulators, len(current))
 
     def compare_batches(self, batches: Iterable[pd.DataFrame]) -> DriftReport:
         """Compare a current window given as a stream of frames, with bounded memory.
@@ -321,7 +341,7 @@ class DriftDetector:
             n_rows += len(batch)
         if n_batches == 0:
             raise ValueError("compare_batches got no batches")
-        return self._report(columns, accumulators, {}, n_rows)
+        return self._report(columns, accumulators, n_rows)
 
     # -- internals ------------------------------------------------------------------------
 
@@ -353,7 +373,6 @@ class DriftDetector:
         self,
         columns: list[tuple[str, str]],
         accumulators: dict[str, Any],
-        exact: dict[str, tuple[float, float]],
         n_current: int,
     ) -> DriftReport:
         profile = self._check_fitted()
@@ -361,19 +380,12 @@ class DriftDetector:
         results: list[ColumnDrift] = []
         test_p: list[float] = []
         for column, kind in columns:
-            column_profile = profile.columns[column]
-            accumulator = accumulators[column]
-            if kind == "numeric":
-                entry, p = _numeric_column(
-                    column, column_profile, accumulator, exact.get(column), config
-                )
-            elif kind == "categorical":
-                entry, p = _categorical_column(column, column_profile, accumulator, config)
-            else:
-                entry, p = _embedding_column(column, column_profile, accumulator, config)
+            statistics = _COLUMN_STATISTICS[kind]
+            entry, p = statistics(column, profile.columns[column], accumulators[column], config)
             results.append(entry)
             test_p.append(p)
         adjusted = stats.adjust_pvalues(np.asarray(test_p, dtype=float), config.tests.correction)
+        _adjust_missing_tests(results, config.tests.correction)
         for entry, p_adj in zip(results, adjusted, strict=True):
             _decide(entry, float(p_adj), config)
         n_drifted = sum(c.drifted for c in results)
@@ -388,6 +400,7 @@ class DriftDetector:
             "test_sample_size": config.tests.sample_size,
             "js_base": config.binning.js_base,
             "epsilon": config.binning.epsilon,
+            "no_data": config.no_data,
             **{f"profile_{k}": v for k, v in profile.settings.items()},
         }
         if unused:
@@ -398,7 +411,9 @@ class DriftDetector:
             drift_share=share,
             dataset_rule=rule,
             dataset_threshold=config.dataset.drift_share if rule == "share" else None,
-            mode="exact" if exact else "sketch",
+            mode="exact"
+            if any(getattr(a, "exact", None) for a in accumulators.values())
+            else "sketch",
             n_reference=profile.n_rows,
             n_current=n_current,
             settings=settings,
@@ -416,6 +431,7 @@ class _NumericAccumulator:
         self.sketch = NumericSketch.empty(len(profile.knots))
         self.n_rows = 0
         self.n_missing = 0
+        self.exact: tuple[float, float] | None = None  # (KS D, W1) from the reference rows
 
     def add(self, values: np.ndarray) -> np.ndarray:
         current_sorted = finite_sorted(values)
@@ -495,61 +511,114 @@ def _capped(n: int, cap: int | None) -> int:
     return n if cap is None else min(n, cap)
 
 
+def _cap_scale(n_reference: int, n_current: int, cap: int | None) -> tuple[float, float]:
+    """Factors that bring each side's counts to the capped test sample size."""
+    reference = _capped(n_reference, cap) / n_reference if n_reference else 1.0
+    current = _capped(n_current, cap) / n_current if n_current else 1.0
+    return reference, current
+
+
 def _share(part: int, total: int) -> float:
     return part / total if total else 0.0
 
 
-def _numeric_column(
-    column: str,
-    profile: NumericProfile,
-    accumulator: _NumericAccumulator,
-    exact: tuple[float, float] | None,
-    config: DriftSection,
-) -> tuple[ColumnDrift, float]:
-    binning = config.binning
-    base = 2.0 if binning.js_base == 2 else math.e
-    n_ref, n_cur = profile.n_valid, accumulator.sketch.n
-    entry = ColumnDrift(
+def _column_entry(
+    column: str, kind: ColumnKind, profile: Any, accumulator: Any, **extra: Any
+) -> ColumnDrift:
+    """A column's result without metrics yet: row counts and null shares of both sides."""
+    return ColumnDrift(
         column=column,
-        kind="numeric",
+        kind=kind,
         n_reference=profile.n_rows,
         n_current=accumulator.n_rows,
         metrics={},
         null_share_reference=_share(profile.n_missing, profile.n_rows),
         null_share_current=_share(accumulator.n_missing, accumulator.n_rows),
+        **extra,
     )
-    nan = math.nan
-    if n_ref == 0 or n_cur == 0:
-        side = "reference" if n_ref == 0 else "current data"
-        entry.notes.append(f"the {side} has no finite values: no statistics")
-        for name in ("psi", "ks", "wasserstein", "wasserstein_norm", "js", "kl"):
-            entry.metrics[name] = MetricResult(name, nan, p_value=nan if name == "ks" else None)
-        return entry, nan
 
+
+def _nan_metrics(names: Iterable[str]) -> dict[str, MetricResult]:
+    """Metrics that cannot be computed (an empty side); tests get a NaN p-value too."""
+    return {
+        name: MetricResult(name, math.nan, p_value=math.nan if name in _WITH_P_VALUE else None)
+        for name in names
+    }
+
+
+def _note_empty_side(entry: ColumnDrift, what: str, valid: tuple[int, int], policy: str) -> None:
+    """Note a side without values: a baseline problem, or ``no_data`` in the current window.
+
+    Args:
+        entry: The column's result.
+        what: What is missing, in words (``finite values``, ``complete vectors`` ...).
+        valid: Usable values in the reference and in the current data.
+        policy: ``drift.no_data``.
+    """
+    n_reference, n_current = valid
+    if n_reference == 0:
+        entry.notes.append(
+            f"the baseline has no {what} in its {entry.n_reference} rows: nothing to compare "
+            "with, so this column cannot drift; rebuild the baseline from data that has it"
+        )
+    elif n_current == 0:
+        entry.no_data = True
+        entry.notes.append(
+            f"no {what} in the {entry.n_current} current rows: status no_data, "
+            f"{NO_DATA_EFFECT[policy]} (drift.no_data: {policy})"
+        )
+
+
+def _missing_share(profile: Any, accumulator: Any, cap: int | None) -> MetricResult:
+    """The rise of a column's missing share, with its one-sided test (raw p-value)."""
+    reference = (profile.n_missing, profile.n_rows)
+    current = (accumulator.n_missing, accumulator.n_rows)
+    scale = _cap_scale(profile.n_rows, accumulator.n_rows, cap)
+    rise, p_value = stats.missing_share_test(reference, current, scale)
+    details = {
+        "reference_share": _share(*reference),
+        "current_share": _share(*current),
+        "reference_missing": profile.n_missing,
+        "current_missing": accumulator.n_missing,
+        "test": "fisher_exact, one-sided",
+    }
+    return MetricResult("missing_share", rise, p_value=p_value, details=details)
+
+
+def _ks_wasserstein(
+    profile: NumericProfile, accumulator: _NumericAccumulator
+) -> tuple[float, float, dict[str, Any], dict[str, Any]]:
+    """KS D and W1 (exact when the accumulator has them, else from the sketches), with details."""
+    if accumulator.exact is not None:
+        ks, wasserstein = accumulator.exact
+        return ks, wasserstein, {"approximate": False}, {"approximate": False}
+    estimate = compare_sketches(profile.sketch, accumulator.sketch, profile.knots)
+    ks_bound, w_bound = estimate.ks_error_bound, estimate.wasserstein_error_bound
+    return (
+        estimate.ks,
+        estimate.wasserstein,
+        {"approximate": ks_bound > 0, "error_bound": ks_bound},
+        {"approximate": w_bound > 0, "error_bound": w_bound},
+    )
+
+
+def _numeric_distances(
+    profile: NumericProfile, accumulator: _NumericAccumulator, config: DriftSection
+) -> tuple[dict[str, MetricResult], float]:
+    """PSI, KS, W1 (raw and normed), JS and KL of the finite values, and the KS p-value."""
+    binning = config.binning
+    base = 2.0 if binning.js_base == 2 else math.e
+    n_ref, n_cur = profile.n_valid, accumulator.sketch.n
     reference_bins = profile.psi_counts
     current_bins = accumulator.sketch.bin_counts(profile.knots, profile.psi_edges)
-    if exact is not None:
-        ks, wasserstein = exact
-        ks_details: dict[str, Any] = {"approximate": False}
-        w_details: dict[str, Any] = {"approximate": False}
-    else:
-        estimate = compare_sketches(profile.sketch, accumulator.sketch, profile.knots)
-        ks, wasserstein = estimate.ks, estimate.wasserstein
-        ks_details = {
-            "approximate": estimate.ks_error_bound > 0,
-            "error_bound": estimate.ks_error_bound,
-        }
-        w_details = {
-            "approximate": estimate.wasserstein_error_bound > 0,
-            "error_bound": estimate.wasserstein_error_bound,
-        }
+    ks, wasserstein, ks_details, w_details = _ks_wasserstein(profile, accumulator)
     cap = config.tests.sample_size
     p_ks = float(stats.ks_pvalue(ks, _capped(n_ref, cap), _capped(n_cur, cap)))
     std = profile.std or 0.0
     norm_details = {**w_details, "reference_std": std}
     if "error_bound" in w_details:
         norm_details["error_bound"] = stats.wasserstein_normed(w_details["error_bound"], std)
-    entry.metrics = {
+    metrics = {
         "psi": MetricResult("psi", stats.psi(reference_bins, current_bins, binning.epsilon)),
         "ks": MetricResult("ks", ks, p_value=p_ks, details=ks_details),
         "wasserstein": MetricResult("wasserstein", wasserstein, details=w_details),
@@ -561,17 +630,47 @@ def _numeric_column(
             "kl", stats.kl_divergence(reference_bins, current_bins, binning.epsilon)
         ),
     }
-    hist_inner = profile.histogram_edges[1:-1]
-    entry.histogram = Histogram(
-        reference=(profile.histogram_counts / n_ref).tolist(),
-        current=(accumulator.sketch.bin_counts(profile.knots, hist_inner) / n_cur).tolist(),
-        edges=profile.histogram_edges.tolist(),
-    )
-    if exact is None and (ks_details["approximate"] or w_details["approximate"]):
-        entry.notes.append(
-            "KS and Wasserstein estimated from the profile sketch (error bounds in details)"
+    return metrics, p_ks
+
+
+def _numeric_column(
+    column: str, profile: NumericProfile, accumulator: _NumericAccumulator, config: DriftSection
+) -> tuple[ColumnDrift, float]:
+    n_ref, n_cur = profile.n_valid, accumulator.sketch.n
+    entry = _column_entry(column, "numeric", profile, accumulator)
+    _note_empty_side(entry, "finite values", (n_ref, n_cur), config.no_data)
+    p_ks = math.nan
+    if n_ref == 0 or n_cur == 0:
+        entry.metrics = _nan_metrics(_NUMERIC_DISTANCES)
+    else:
+        entry.metrics, p_ks = _numeric_distances(profile, accumulator, config)
+        hist_inner = profile.histogram_edges[1:-1]
+        entry.histogram = Histogram(
+            reference=(profile.histogram_counts / n_ref).tolist(),
+            current=(accumulator.sketch.bin_counts(profile.knots, hist_inner) / n_cur).tolist(),
+            edges=profile.histogram_edges.tolist(),
         )
+        if any(entry.metrics[name].details["approximate"] for name in ("ks", "wasserstein")):
+            entry.notes.append(
+                "KS and Wasserstein estimated from the profile sketch (error bounds in details)"
+            )
+    entry.metrics["missing_share"] = _missing_share(profile, accumulator, config.tests.sample_size)
     return entry, p_ks
+
+
+def _categorical_histogram(
+    labels: list[str], reference: np.ndarray, current: np.ndarray, n_ref: int, n_cur: int
+) -> Histogram:
+    """Shares per category; beyond the plotted number of categories the rest is ``(other)``."""
+    if len(labels) > _HISTOGRAM_MAX_CATEGORIES + 2:
+        head = _HISTOGRAM_MAX_CATEGORIES
+        tail_ref, tail_cur = reference[head:], current[head:]
+        labels = [*labels[:head], "(other)"]
+        reference = np.append(reference[:head], tail_ref.sum())
+        current = np.append(current[:head], tail_cur.sum())
+    return Histogram(
+        reference=(reference / n_ref).tolist(), current=(current / n_cur).tolist(), labels=labels
+    )
 
 
 def _categorical_column(
@@ -593,26 +692,22 @@ def _categorical_column(
     n_ref, n_cur = profile.n_rows, accumulator.n_rows
     unseen_share = _share(accumulator.unseen_total, n_cur)
     top_unseen = sorted(accumulator.unseen_counts.items(), key=lambda kv: (-kv[1], str(kv[0])))
-    entry = ColumnDrift(
-        column=column,
-        kind="categorical",
-        n_reference=n_ref,
-        n_current=n_cur,
-        metrics={},
-        null_share_reference=_share(profile.n_missing, n_ref),
-        null_share_current=_share(accumulator.n_missing, n_cur),
+    entry = _column_entry(
+        column,
+        "categorical",
+        profile,
+        accumulator,
         unseen_share=unseen_share,
         unseen_values={str(k): v for k, v in top_unseen[:_UNSEEN_REPORTED]},
     )
-    nan = math.nan
-    if n_ref == 0 or n_cur == 0:
-        entry.notes.append(f"the {'reference' if n_ref == 0 else 'current data'} is empty")
-        for name in ("psi", "chi2", "js", "kl"):
-            entry.metrics[name] = MetricResult(name, nan, p_value=nan if name == "chi2" else None)
+    valid = (n_ref - profile.n_missing, n_cur - accumulator.n_missing)
+    _note_empty_side(entry, "values", valid, config.no_data)
+    if valid[0] == 0 or n_cur == 0:
+        # All-missing current rows are still compared: their "(missing)" share is the finding.
+        entry.metrics = _nan_metrics(("psi", "chi2", "js", "kl"))
         entry.metrics["unseen_share"] = MetricResult("unseen_share", unseen_share)
-        return entry, nan
-    cap = config.tests.sample_size
-    scale = (_capped(n_ref, cap) / n_ref, _capped(n_cur, cap) / n_cur)
+        return entry, math.nan
+    scale = _cap_scale(n_ref, n_cur, config.tests.sample_size)
     chi2, p_chi2, dof = stats.chi2_contingency_test(reference, current, scale)
     entry.metrics = {
         "psi": MetricResult("psi", stats.psi(reference, current, binning.epsilon)),
@@ -621,15 +716,7 @@ def _categorical_column(
         "kl": MetricResult("kl", stats.kl_divergence(reference, current, binning.epsilon)),
         "unseen_share": MetricResult("unseen_share", unseen_share),
     }
-    if len(labels) > _HISTOGRAM_MAX_CATEGORIES + 2:
-        head = _HISTOGRAM_MAX_CATEGORIES
-        tail_ref, tail_cur = reference[head:], current[head:]
-        labels = [*labels[:head], "(other)"]
-        reference = np.append(reference[:head], tail_ref.sum())
-        current = np.append(current[:head], tail_cur.sum())
-    entry.histogram = Histogram(
-        reference=(reference / n_ref).tolist(), current=(current / n_cur).tolist(), labels=labels
-    )
+    entry.histogram = _categorical_histogram(labels, reference, current, n_ref, n_cur)
     return entry, p_chi2
 
 
@@ -642,21 +729,16 @@ def _embedding_column(
     options = config.embedding
     reference = profile.sample.astype(np.float64)
     current = accumulator.sampler.sample()
-    entry = ColumnDrift(
-        column=column,
-        kind="embedding",
-        n_reference=profile.n_rows,
-        n_current=accumulator.n_rows,
-        metrics={},
-        null_share_reference=_share(profile.n_missing, profile.n_rows),
-        null_share_current=_share(accumulator.n_missing, accumulator.n_rows),
+    entry = _column_entry(column, "embedding", profile, accumulator)
+    complete = (
+        profile.n_rows - profile.n_missing,
+        accumulator.n_rows - accumulator.n_missing,
     )
+    _note_empty_side(entry, "complete vectors", complete, config.no_data)
     if len(reference) < 2 or len(current) < 2:
-        entry.notes.append("fewer than 2 complete vectors on a side: no statistics")
-        entry.metrics = {
-            "mmd": MetricResult("mmd", math.nan, p_value=math.nan),
-            "classifier_auc": MetricResult("classifier_auc", math.nan, p_value=math.nan),
-        }
+        if not entry.notes:
+            entry.notes.append("fewer than 2 complete vectors on a side: no statistics")
+        entry.metrics = _nan_metrics(("mmd", "classifier_auc"))
         return entry, math.nan
     mmd = mmd_rff(
         reference,
@@ -682,15 +764,50 @@ def _embedding_column(
     return entry, classifier.p_value
 
 
+_COLUMN_STATISTICS: dict[str, Callable[[str, Any, Any, DriftSection], tuple[ColumnDrift, float]]]
+_COLUMN_STATISTICS = {
+    "numeric": _numeric_column,
+    "categorical": _categorical_column,
+    "embedding": _embedding_column,
+}
+
+
 # ---------------------------------------------------------------------------------------------
 # Decisions
 # ---------------------------------------------------------------------------------------------
 
 
+def _significant(p_value: float | None, alpha: float) -> bool:
+    return p_value is not None and not math.isnan(p_value) and p_value < alpha
+
+
+def _adjust_missing_tests(results: list[ColumnDrift], correction: str) -> None:
+    """Correct the missing-share p-values across the columns that have them (own family)."""
+    for name in MISSING_METRICS:
+        metrics = [c.metrics[name] for c in results if name in c.metrics]
+        raw = np.asarray([math.nan if m.p_value is None else m.p_value for m in metrics])
+        for metric, adjusted in zip(metrics, stats.adjust_pvalues(raw, correction), strict=True):
+            metric.p_value_adjusted = float(adjusted)
+
+
+def _decide_distance(metric: MetricResult, threshold: Any, guard: bool | None) -> None:
+    """Flag a distance at its drift / warning threshold; ``guard`` (if not None) must pass."""
+    metric.threshold = threshold.drift
+    metric.warning_threshold = threshold.warning
+    valid = not math.isnan(metric.value)
+    over = valid and threshold.drift is not None and metric.value >= threshold.drift
+    near = valid and threshold.warning is not None and metric.value >= threshold.warning
+    if guard is not None:
+        metric.details["guard_passed"] = guard
+        over, near = over and guard, near and guard
+    metric.drifted = bool(over)
+    metric.warning = bool(near and not over)
+
+
 def _decide(entry: ColumnDrift, p_adjusted: float, config: DriftSection) -> None:
     """Mark deciding metrics and set the column verdict (see the module docstring)."""
     tests = config.tests
-    significant = not math.isnan(p_adjusted) and p_adjusted < tests.alpha
+    significant = _significant(p_adjusted, tests.alpha)
     for name in config.decision_metrics_for(entry.kind, entry.column):
         metric = entry.metrics.get(name)
         if metric is None:
@@ -701,24 +818,29 @@ def _decide(entry: ColumnDrift, p_adjusted: float, config: DriftSection) -> None
             metric.drifted = significant
             metric.warning = False
             continue
+        if name in MISSING_METRICS:
+            guard = _significant(metric.p_value_adjusted, tests.alpha)
+        else:
+            guard = significant
+            if tests.guard_distances:
+                metric.p_value_adjusted = p_adjusted
         threshold = config.threshold_for(name, entry.column)
-        metric.threshold = threshold.drift
-        metric.warning_threshold = threshold.warning
-        valid = not math.isnan(metric.value)
-        over = valid and threshold.drift is not None and metric.value >= threshold.drift
-        near = valid and threshold.warning is not None and metric.value >= threshold.warning
-        if tests.guard_distances:
-            metric.p_value_adjusted = p_adjusted
-            metric.details["guard_passed"] = significant
-            over, near = over and significant, near and significant
-        metric.drifted = bool(over)
-        metric.warning = bool(near and not over)
+        _decide_distance(metric, threshold, guard if tests.guard_distances else None)
+    _set_verdict(entry, config)
+
+
+def _set_verdict(entry: ColumnDrift, config: DriftSection) -> None:
+    """Combine the deciding metrics (``column_rule``; missing metrics on their own)."""
     decided = [m for m in entry.metrics.values() if m.drifted is not None]
+    distribution = [m for m in decided if m.name not in MISSING_METRICS]
+    missing = [m for m in decided if m.name in MISSING_METRICS]
     combine = any if config.column_rule == "any" else all
-    entry.drifted = bool(decided) and combine(m.drifted for m in decided)
-    entry.warning = (
-        bool(decided) and not entry.drifted and combine(m.drifted or m.warning for m in decided)
-    )
+    drifted = bool(distribution) and combine(m.drifted for m in distribution)
+    near = bool(distribution) and combine(m.drifted or m.warning for m in distribution)
+    entry.drifted = drifted or any(m.drifted for m in missing)
+    entry.warning = not entry.drifted and (near or any(m.warning for m in missing))
+    if entry.no_data:
+        entry.drifted, entry.warning = NO_DATA_VERDICT[config.no_data]
 
 
 def _require_columns(

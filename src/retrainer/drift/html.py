@@ -13,12 +13,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from retrainer.config.drift import MISSING_METRICS
 from retrainer.drift.check import DriftCheck
-from retrainer.drift.report import ColumnDrift
+from retrainer.drift.report import NO_DATA_EFFECT, ColumnDrift, DriftReport
 from retrainer.reports import Section, figure_to_data_uri, markdown_table, render_report
 
-_STATUS_ORDER = {"drift": 0, "warning": 1, "ok": 2}
-_COLOURS = {"drift": "#a40e26", "warning": "#9a6700", "ok": "#116329"}
+_STATUS_ORDER = {"drift": 0, "no_data": 1, "warning": 2, "ok": 3}
+_COLOURS = {"drift": "#a40e26", "no_data": "#6639ba", "warning": "#9a6700", "ok": "#116329"}
 
 
 def _figure(width: float = 5.0, height: float = 2.8) -> Any:
@@ -153,8 +154,51 @@ def _summary_lines(check: DriftCheck) -> list[str]:
                 + ", ".join(c for c in report.drifted_columns if c in check.prediction_columns)
                 + "."
             )
+    if report.no_data_columns:
+        policy = report.settings.get("no_data", "drift")
+        lines.append(
+            "No values in the current window: "
+            + ", ".join(report.no_data_columns)
+            + f" ({NO_DATA_EFFECT[policy]}; drift.no_data: {policy})."
+        )
     if report.warning_columns:
         lines.append("At warning level: " + ", ".join(report.warning_columns) + ".")
+    return lines
+
+
+def _decision_lines(report: DriftReport) -> list[str]:
+    """How the report's metrics decided, in words."""
+    settings = report.settings
+    guard = settings.get("guard_distances")
+    correction = f"{settings.get('correction')} correction at alpha {settings.get('alpha')}"
+    lines = [
+        "A distance flags drift at or above its threshold"
+        + (f" and only when the column's test also rejects after {correction}" if guard else "")
+        + f"; dataset rule: {report.dataset_rule}"
+        + (
+            f" (share >= {report.dataset_threshold})"
+            if report.dataset_threshold is not None
+            else ""
+        )
+        + "."
+    ]
+    if any(
+        metric.drifted is not None
+        for column in report.columns
+        for name, metric in column.metrics.items()
+        if name in MISSING_METRICS
+    ):
+        lines.append(
+            "missing_share (numeric columns: current minus reference share of missing values, "
+            "which the distances do not see) flags a column on its own at or above its "
+            "threshold"
+            + (
+                f", when its one-sided Fisher exact test rejects after {correction}"
+                if guard
+                else ""
+            )
+            + "."
+        )
     return lines
 
 
@@ -174,9 +218,10 @@ def render_html(check: DriftCheck) -> str:
         Section(
             "Distributions: reference vs current",
             paragraphs=[
-                "Numeric columns: equal-width bins between the reference's 0.1% and 99.9% "
-                "quantiles (outliers in the end bins). Categorical columns: share per "
-                "category, with (unseen) and (missing) when present."
+                "Numeric columns: present values in equal-width bins between the reference's "
+                "0.1% and 99.9% quantiles (outliers in the end bins; the null shares are in "
+                "the summary table). Categorical columns: share per category, with (unseen) "
+                "and (missing) when present."
             ],
             images=images,
         )
@@ -202,20 +247,7 @@ def render_html(check: DriftCheck) -> str:
             "Decision settings",
             paragraphs=[
                 f"Baseline: {check.baseline.get('description', check.baseline.get('kind'))}.",
-                "A distance flags drift at or above its threshold"
-                + (
-                    " and only when the column's test also rejects after "
-                    f"{settings.get('correction')} correction at alpha {settings.get('alpha')}"
-                    if settings.get("guard_distances")
-                    else ""
-                )
-                + f"; dataset rule: {report.dataset_rule}"
-                + (
-                    f" (share >= {report.dataset_threshold})"
-                    if report.dataset_threshold is not None
-                    else ""
-                )
-                + ".",
+                *_decision_lines(report),
                 *check.notes,
             ],
             tables=[pd.DataFrame([{"setting": k, "value": str(v)} for k, v in settings.items()])],

@@ -10,6 +10,20 @@ import numpy as np
 import pandas as pd
 
 ColumnKind = Literal["numeric", "categorical", "embedding"]
+ColumnStatus = Literal["drift", "warning", "ok", "no_data"]
+
+#: How a ``no_data`` column counts, per ``drift.no_data``: ``(drifted, warning)``.
+NO_DATA_VERDICT: dict[str, tuple[bool, bool]] = {
+    "drift": (True, False),
+    "warning": (False, True),
+    "ignore": (False, False),
+}
+#: The same in words, for notes and summaries.
+NO_DATA_EFFECT: dict[str, str] = {
+    "drift": "counted as drift",
+    "warning": "counted as a warning",
+    "ignore": "not counted",
+}
 
 
 def _clean(value: Any) -> Any:
@@ -33,9 +47,11 @@ class MetricResult:
 
     Attributes:
         name: Metric name (``psi``, ``ks``, ``wasserstein``, ``wasserstein_norm``, ``js``,
-            ``kl``, ``chi2``, ``unseen_share``, ``mmd``, ``classifier_auc``).
-        value: The statistic (KS: D; chi2: the chi-square statistic). NaN when it cannot be
-            computed (an empty side).
+            ``kl``, ``missing_share``, ``chi2``, ``unseen_share``, ``mmd``,
+            ``classifier_auc``).
+        value: The statistic (KS: D; chi2: the chi-square statistic; missing_share: current
+            minus reference share of missing values). NaN when it cannot be computed (an
+            empty side).
         threshold: Drift threshold for a deciding distance; for a deciding test (``ks``,
             ``chi2``) the significance level ``alpha`` that the *adjusted* p-value is
             compared with. None when the metric is informational.
@@ -45,7 +61,8 @@ class MetricResult:
         warning: Whether the warning level (not the drift level) is reached; None when
             informational.
         p_value_adjusted: The column's test p-value after multiple-testing correction (for
-            tests, and for distances when the significance guard is on), else None.
+            tests, and for distances when the significance guard is on), else None;
+            ``missing_share`` always has its own test's corrected p-value here.
         details: Extra facts, e.g. ``error_bound`` for sketch-based KS/Wasserstein,
             ``approximate`` (bool), ``guard_passed`` for guarded distances.
     """
@@ -115,8 +132,12 @@ class ColumnDrift:
         n_reference: Reference rows (including missing values).
         n_current: Current rows (including missing values).
         metrics: Metric name to result; deciding metrics have a threshold.
-        drifted: Any deciding metric flags drift.
-        warning: Not drifted, but a deciding metric reached its warning level.
+        drifted: Any deciding metric flags drift (or ``no_data`` counted as drift).
+        warning: Not drifted, but a deciding metric reached its warning level (or
+            ``no_data`` counted as a warning).
+        no_data: The baseline has values but the current data has none (numeric: no finite
+            value; categorical: all missing; embedding: no complete vector); ``drifted`` and
+            ``warning`` then follow ``drift.no_data``.
         null_share_reference: Share of missing values in the reference (numeric: NaN/inf;
             categorical: nulls, compared as their own category; embedding: incomplete rows).
         null_share_current: The same in the current data.
@@ -140,11 +161,19 @@ class ColumnDrift:
     unseen_values: dict[str, int] | None = None
     histogram: Histogram | None = None
     notes: list[str] = field(default_factory=list)
+    no_data: bool = False
 
     @property
-    def status(self) -> Literal["drift", "warning", "ok"]:
-        """``drift``, ``warning`` or ``ok``."""
+    def status(self) -> ColumnStatus:
+        """``no_data`` (whatever it counts as), else ``drift``, ``warning`` or ``ok``."""
+        if self.no_data:
+            return "no_data"
         return "drift" if self.drifted else "warning" if self.warning else "ok"
+
+    @property
+    def baseline_empty(self) -> bool:
+        """The baseline has no usable value of this column (it cannot drift; a note says so)."""
+        return self.n_reference == 0 or self.null_share_reference == 1.0
 
     @property
     def decision_metrics(self) -> list[str]:
@@ -210,6 +239,16 @@ class DriftReport:
         """Names of columns at warning level (not drifted)."""
         return [c.column for c in self.columns if c.warning]
 
+    @property
+    def no_data_columns(self) -> list[str]:
+        """Names of columns without current data (status ``no_data``), however they count."""
+        return [c.column for c in self.columns if c.no_data]
+
+    @property
+    def baseline_empty_columns(self) -> list[str]:
+        """Names of columns without any value in the baseline (not comparable)."""
+        return [c.column for c in self.columns if c.baseline_empty]
+
     def column(self, name: str) -> ColumnDrift:
         """The result of one column.
 
@@ -228,6 +267,7 @@ class DriftReport:
                 "drifted": self.drifted,
                 "drifted_columns": self.drifted_columns,
                 "warning_columns": self.warning_columns,
+                "no_data_columns": self.no_data_columns,
                 "drift_share": self.drift_share,
                 "dataset_rule": self.dataset_rule,
                 "dataset_threshold": self.dataset_threshold,

@@ -10,6 +10,8 @@ Conventions shared by every function here:
   bins on reference + current) and frouros (equal-width on the combined range); the values
   agree with those libraries whenever the same bins are passed in.
 * Sample-based statistics (KS, Wasserstein) take sorted, finite reference and current values.
+* Missing values are invisible to all of these; :func:`missing_share_test` measures the rise
+  of their share.
 """
 
 from __future__ import annotations
@@ -342,6 +344,41 @@ def chi2_contingency_test(
         return 0.0, 1.0, 0
     result = sps.chi2_contingency(table)
     return float(result.statistic), float(result.pvalue), int(result.dof)
+
+
+def missing_share_test(
+    reference: tuple[int, int], current: tuple[int, int], scale: tuple[float, float] = (1, 1)
+) -> tuple[float, float]:
+    """Rise of the missing share, and the one-sided two-sample test of that rise.
+
+    With ``(missing, rows)`` per side, the value is ``m_c / n_c - m_r / n_r``: share points
+    (0.25 = 25 percentage points more missing values now), negative when the share fell. The
+    p-value is Fisher's exact test of the 2 x 2 table ``[[m_c, n_c - m_c], [m_r, n_r - m_r]]``
+    with ``alternative="greater"`` (``scipy.stats.fisher_exact``): the probability of at
+    least this many current missing values if both sides had the same missing rate. It is a
+    two-sample test, so the reference's own sampling noise counts (like the contingency
+    chi-square; a binomial test against the reference share taken as exact gives p = 0 for a
+    single missing value whenever the reference had none, however small it was), and it is
+    exact at any count.
+
+    Args:
+        reference: ``(missing, rows)`` of the reference.
+        current: ``(missing, rows)`` of the current data.
+        scale: Factors applied to the reference and current counts before the test (to cap
+            the effective sample size, as in :func:`chi2_contingency_test`); scaled counts
+            are rounded to whole rows.
+
+    Returns:
+        ``(rise, p_value)``; NaNs when a side has no rows.
+    """
+    (m_r, n_r), (m_c, n_c) = reference, current
+    if n_r <= 0 or n_c <= 0:
+        return math.nan, math.nan
+    rise = m_c / n_c - m_r / n_r
+    rows = np.array([[m_c, n_c - m_c], [m_r, n_r - m_r]], dtype=np.float64)
+    table = np.rint(rows * np.array([[scale[1]], [scale[0]]])).astype(np.int64)
+    p_value = sps.fisher_exact(table, alternative="greater").pvalue
+    return float(rise), float(p_value)
 
 
 def adjust_pvalues(p_values: np.ndarray, method: str) -> np.ndarray:

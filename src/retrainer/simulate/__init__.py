@@ -10,6 +10,10 @@
     write_simulation(sim, "data")
     schedule = Schedule.load("data")
     schedule.drift_days(kind="concept")
+
+Besides drifts and incidents a scenario can shape its stream (small days, ordered slices,
+heavy tails with valid outliers, rare categories: :mod:`retrainer.simulate.stream`); the
+shape is ground truth too (``schedule.stream``, ``schedule.outliers``).
 """
 
 from retrainer.simulate.incidents import INCIDENT_DEFAULTS, make_incident, parse_incident
@@ -24,6 +28,7 @@ from retrainer.simulate.population import (
     TIMESTAMP_COLUMN,
 )
 from retrainer.simulate.scenarios import (
+    DEFAULT_ROWS_PER_DAY,
     DEFAULT_SCENARIO,
     SCENARIOS,
     DriftSpec,
@@ -31,6 +36,7 @@ from retrainer.simulate.scenarios import (
     Scenario,
 )
 from retrainer.simulate.schedule import (
+    DRIFT_EFFECTS,
     DRIFT_KINDS,
     DRIFT_PATTERNS,
     INCIDENT_KINDS,
@@ -41,13 +47,13 @@ from retrainer.simulate.schedule import (
 )
 from retrainer.simulate.simulation import (
     DEFAULT_LABEL_DELAY_DAYS,
-    DEFAULT_ROWS_PER_DAY,
     DEFAULT_START,
     Simulation,
     SimulationError,
     build_schedule,
     simulate,
 )
+from retrainer.simulate.stream import HeavyTail, Ordering, Outlier, RareCategory, StreamShape
 from retrainer.simulate.writer import write_simulation
 
 __all__ = [
@@ -57,6 +63,7 @@ __all__ = [
     "DEFAULT_ROWS_PER_DAY",
     "DEFAULT_SCENARIO",
     "DEFAULT_START",
+    "DRIFT_EFFECTS",
     "DRIFT_KINDS",
     "DRIFT_PATTERNS",
     "FEATURE_COLUMNS",
@@ -71,12 +78,17 @@ __all__ = [
     "TIMESTAMP_COLUMN",
     "Drift",
     "DriftSpec",
+    "HeavyTail",
     "Incident",
     "IncidentSpec",
+    "Ordering",
+    "Outlier",
+    "RareCategory",
     "Scenario",
     "Schedule",
     "Simulation",
     "SimulationError",
+    "StreamShape",
     "build_schedule",
     "make_incident",
     "parse_incident",

@@ -5,6 +5,7 @@ Incidents only ever touch the feature partition of their day; labels are never c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -122,41 +123,103 @@ def parse_incident(spec: str) -> tuple[str, date, str | None]:
     return kind, day, column.strip() or None
 
 
+def _hit(draws: np.ndarray, share: float, rng: np.random.Generator) -> np.ndarray:
+    """Rows hit with probability ``share``, and at least one of a non-empty batch.
+
+    So an incident on a small day (24 rows) still breaks it; the extra draw happens only
+    when no row was hit, so larger batches are broken exactly as before.
+    """
+    picked = draws < share
+    if len(picked) and share > 0 and not picked.any():
+        picked[rng.integers(len(picked))] = True
+    return picked
+
+
+def _schema_break(frame: pd.DataFrame, incident: Incident) -> pd.DataFrame:
+    column, params = incident.column, incident.params
+    if column not in frame.columns:
+        return frame
+    if params.get("mode") == "drop":
+        return frame.drop(columns=[column])
+    return frame.rename(columns={column: params["renamed_to"]})
+
+
+def _empty_batch(frame: pd.DataFrame, incident: Incident) -> pd.DataFrame:
+    return frame.iloc[0:0].reset_index(drop=True)
+
+
+def _null_burst(frame: pd.DataFrame, incident: Incident, draws, rng) -> pd.DataFrame:
+    column = str(incident.column)
+    values = frame[column]
+    if pd.api.types.is_numeric_dtype(values):
+        values = values.astype(float)
+    frame[column] = values.mask(_hit(draws, float(incident.params["share"]), rng))
+    return frame
+
+
+def _unit_change(frame: pd.DataFrame, incident: Incident, draws, rng) -> pd.DataFrame:
+    column = str(incident.column)
+    frame[column] = frame[column] * float(incident.params["factor"])
+    return frame
+
+
+def _new_category(frame: pd.DataFrame, incident: Incident, draws, rng) -> pd.DataFrame:
+    column, params = str(incident.column), incident.params
+    frame[column] = frame[column].mask(_hit(draws, float(params["share"]), rng), params["value"])
+    return frame
+
+
+def _dtype_break(frame: pd.DataFrame, incident: Incident, draws, rng) -> pd.DataFrame:
+    column, params = str(incident.column), incident.params
+    as_text = frame[column].map(lambda v: "" if pd.isna(v) else f"{v:g}")
+    picked = _hit(draws, float(params["share"]), rng)
+    frame[column] = as_text.mask(picked, params["token"]).astype(str)
+    return frame
+
+
+def _duplicate_ids(frame: pd.DataFrame, incident: Incident, draws, rng) -> pd.DataFrame:
+    n = len(frame)
+    count = max(1, round(n * float(incident.params["share"]))) if n else 0
+    resent = frame.iloc[np.sort(rng.choice(n, size=count, replace=False))]
+    frame = pd.concat([frame, resent], ignore_index=True)
+    return frame.sort_values(TIMESTAMP_COLUMN, kind="stable").reset_index(drop=True)
+
+
+def _stale_dates(frame: pd.DataFrame, incident: Incident, draws, rng) -> pd.DataFrame:
+    column = str(incident.column)
+    frame[column] = frame[column] - pd.Timedelta(days=int(incident.params["days_old"]))
+    return frame
+
+
+# Kinds that change the whole batch, and kinds that change rows of their column (these get
+# one uniform draw per row first, whether they use it or not, so every kind's stream stays).
+_BATCH_INCIDENTS: dict[str, Callable[[pd.DataFrame, Incident], pd.DataFrame]] = {
+    "schema_break": _schema_break,
+    "empty_batch": _empty_batch,
+}
+_ROW_INCIDENTS: dict[
+    str, Callable[[pd.DataFrame, Incident, np.ndarray, np.random.Generator], pd.DataFrame]
+] = {
+    "null_burst": _null_burst,
+    "unit_change": _unit_change,
+    "new_category": _new_category,
+    "dtype_break": _dtype_break,
+    "duplicate_ids": _duplicate_ids,
+    "stale_dates": _stale_dates,
+}
+
+
 def apply_incident(
     batch: pd.DataFrame, incident: Incident, rng: np.random.Generator
 ) -> pd.DataFrame:
-    """The batch as it arrives with ``incident`` (a new frame; the input is not changed)."""
+    """The batch as it arrives with ``incident`` (a new frame; the input is not changed).
+
+    A share-based incident hits at least one row of a non-empty batch.
+    """
     frame = batch.copy()
-    column, params, n = incident.column, incident.params, len(batch)
-    kind = incident.kind
-    if kind == "schema_break":
-        if column not in frame.columns:
-            return frame
-        if params.get("mode") == "drop":
-            return frame.drop(columns=[column])
-        return frame.rename(columns={column: params["renamed_to"]})
-    if kind == "empty_batch":
-        return frame.iloc[0:0].reset_index(drop=True)
-    if column not in frame.columns:
+    if incident.kind in _BATCH_INCIDENTS:
+        return _BATCH_INCIDENTS[incident.kind](frame, incident)
+    if incident.column not in frame.columns:
         return frame  # an earlier incident of the day removed it
-    picked = rng.random(n) < float(params.get("share", 1.0))
-    if kind == "null_burst":
-        values = frame[column]
-        if pd.api.types.is_numeric_dtype(values):
-            values = values.astype(float)
-        frame[column] = values.mask(picked)
-    elif kind == "unit_change":
-        frame[column] = frame[column] * float(params["factor"])
-    elif kind == "new_category":
-        frame[column] = frame[column].mask(picked, params["value"])
-    elif kind == "dtype_break":
-        as_text = frame[column].map(lambda v: "" if pd.isna(v) else f"{v:g}")
-        frame[column] = as_text.mask(picked, params["token"]).astype(str)
-    elif kind == "duplicate_ids":
-        count = max(1, round(n * float(params["share"]))) if n else 0
-        resent = frame.iloc[np.sort(rng.choice(n, size=count, replace=False))]
-        frame = pd.concat([frame, resent], ignore_index=True)
-        frame = frame.sort_values(TIMESTAMP_COLUMN, kind="stable").reset_index(drop=True)
-    elif kind == "stale_dates":
-        frame[column] = frame[column] - pd.Timedelta(days=int(params["days_old"]))
-    return frame
+    draws = rng.random(len(frame))
+    return _ROW_INCIDENTS[incident.kind](frame, incident, draws, rng)

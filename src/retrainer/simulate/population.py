@@ -19,6 +19,8 @@ ID_COLUMN = "loan_id"
 TIMESTAMP_COLUMN = "event_time"
 LABEL_TIME_COLUMN = "label_time"
 TARGET_COLUMN = "defaulted"
+ID_PREFIX = "L"
+ID_WIDTH = 8  # digits of the row number in a loan id: L00000001
 
 NUMERIC_COLUMNS: tuple[str, ...] = (
     "income",
@@ -92,6 +94,40 @@ NUMERIC_SCALES: dict[str, NumericScale] = {
 }
 
 
+@dataclass(frozen=True)
+class Spread:
+    """How a range-widening drift stretches a numeric column.
+
+    Deviations from ``centre`` are multiplied by the drift's factor (in log space when
+    ``log``, so the column stays positive), then clipped to the wider physical bounds.
+
+    Attributes:
+        centre: The column's typical value (its median in the base population).
+        log: Stretch log-deviations (multiplicative), for right-skewed positive columns.
+        low: Lower bound of widened values.
+        high: Upper bound of widened values (beyond the base clip bound).
+    """
+
+    centre: float
+    log: bool
+    low: float
+    high: float
+
+
+# Columns a ``widen`` drift can stretch. Widened x2, incomes and loan amounts stay inside
+# the bounds; debt-to-income is capped at 300% (its top 0.2% would go beyond).
+SPREADS: dict[str, Spread] = {
+    "income": Spread(52_000, True, 1_000, 5_000_000),
+    "loan_amount": Spread(11_000, True, 100, 1_000_000),
+    "debt_to_income": Spread(0.18, True, 0.0, 3.0),
+}
+
+
+def loan_id(position: int) -> str:
+    """The id of the row at 0-based ``position`` of the stream (``L00000001`` first)."""
+    return f"{ID_PREFIX}{position + 1:0{ID_WIDTH}d}"
+
+
 def _round(values: np.ndarray, step: float) -> np.ndarray:
     if step <= 0:
         return values
@@ -112,6 +148,28 @@ def shift_numeric(column: str, values: np.ndarray, amount: np.ndarray | float) -
     return np.where(np.isnan(values), np.nan, shifted)
 
 
+def widen_numeric(column: str, values: np.ndarray, factor: np.ndarray | float) -> np.ndarray:
+    """Multiply deviations from the column's centre by ``factor`` (per row), clip and round.
+
+    Log-space columns are stretched multiplicatively, so they never turn negative. Missing
+    values stay missing.
+    """
+    spread = SPREADS[column]
+    if spread.log:
+        centre = np.log(spread.centre)
+        logs = np.log(np.clip(values, 1e-12, None))
+        widened = np.exp(centre + (logs - centre) * np.asarray(factor))
+    else:
+        widened = spread.centre + (values - spread.centre) * np.asarray(factor)
+    widened = _round(np.clip(widened, spread.low, spread.high), NUMERIC_SCALES[column].step)
+    return np.where(np.isnan(values), np.nan, widened)
+
+
+def scale_numeric(column: str, values: np.ndarray, factor: np.ndarray | float) -> np.ndarray:
+    """Multiply values by ``factor`` and round to the column's step (no clipping)."""
+    return _round(values * np.asarray(factor), NUMERIC_SCALES[column].step)
+
+
 def category_code(column: str, value: str) -> int:
     """The integer code of a category (its position in :data:`CATEGORIES`)."""
     return CATEGORIES[column][0].index(value)
@@ -127,9 +185,13 @@ def draw_categories(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
 
 
 def _lookup(codes: np.ndarray, column: str, table: dict[str, float]) -> np.ndarray:
-    """Per-row effect of a categorical column's codes (0 for categories not in ``table``)."""
-    effects = np.array([table.get(value, 0.0) for value in CATEGORIES[column][0]])
-    return effects[codes]
+    """Per-row effect of a categorical column's codes.
+
+    0 for categories not in ``table`` and for codes past :data:`CATEGORIES` (a stream's rare
+    extra values are neutral).
+    """
+    effects = np.array([*(table.get(value, 0.0) for value in CATEGORIES[column][0]), 0.0])
+    return effects[np.minimum(codes, len(effects) - 1)]
 
 
 def draw_numeric(rng: np.random.Generator, cats: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -11,6 +11,9 @@ from datetime import date, timedelta
 from typing import Any
 
 from retrainer.simulate.schedule import CONCEPT_COLUMNS, Drift
+from retrainer.simulate.stream import HeavyTail, Ordering, RareCategory, StreamShape
+
+DEFAULT_ROWS_PER_DAY = 2000
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class DriftSpec:
         period_days: Phase (recurring) or cycle (seasonal) length.
         target: Category rows move to (categorical covariate drift).
         concept: The new concept (concept drift).
+        effect: ``shift`` or ``widen`` (numeric covariate drift).
     """
 
     id: str
@@ -44,6 +48,7 @@ class DriftSpec:
     period_days: int | None = None
     target: str | None = None
     concept: str | None = None
+    effect: str = "shift"
 
     def resolve(self, start: date) -> Drift:
         """The drift with dates for a simulation starting on ``start``."""
@@ -64,6 +69,7 @@ class DriftSpec:
             target=self.target,
             concept=self.concept,
             expected=self.pattern == "seasonal",
+            effect=self.effect,
         )
 
 
@@ -87,6 +93,8 @@ class Scenario:
         days: Default length in days.
         drifts: The drifts.
         incidents: The data-quality incidents.
+        rows_per_day: Feature rows per day unless the caller chooses another number.
+        stream: The stream's shape: ordered slices, heavy tails, rare categories.
     """
 
     name: str
@@ -94,6 +102,8 @@ class Scenario:
     days: int = 120
     drifts: tuple[DriftSpec, ...] = ()
     incidents: tuple[IncidentSpec, ...] = ()
+    rows_per_day: int = DEFAULT_ROWS_PER_DAY
+    stream: StreamShape = field(default_factory=StreamShape)
 
     def summary(self) -> dict[str, Any]:
         """A JSON-able overview (for ``--list-scenarios``)."""
@@ -101,11 +111,13 @@ class Scenario:
             "name": self.name,
             "description": self.description,
             "days": self.days,
+            "rows_per_day": self.rows_per_day,
             "drifts": [
                 {
                     "id": d.id,
                     "kind": d.kind,
                     "pattern": d.pattern,
+                    "effect": d.effect,
                     "start_day": d.start,
                     "end_day": d.end,
                     "columns": list(d.columns) or list(CONCEPT_COLUMNS.get(d.concept or "", ())),
@@ -117,6 +129,7 @@ class Scenario:
             "incidents": [
                 {"day": i.day, "kind": i.kind, "column": i.column} for i in self.incidents
             ],
+            "stream": self.stream.to_dict(),
         }
 
 
@@ -135,6 +148,29 @@ _DOWNTURN = {
     "description": "downturn: leverage and utilization drive defaults, the score ladder "
     "flattens, young borrowers and large long loans turn risky",
 }
+
+
+# Valid values a 60-day reference of small days may or may not contain.
+_RARE_CATEGORIES = (
+    RareCategory("purpose", "education", 0.0015),
+    RareCategory("purpose", "wedding", 0.003),
+    RareCategory("region", "islands", 0.002),
+)
+_INCOME_TAIL = HeavyTail("income", share=0.002, low=10.0, high=30.0)
+
+
+def _yearly(column: str, magnitude: float, what: str) -> DriftSpec:
+    """A yearly cycle (expected variation) of a numeric column, peaking around day 91."""
+    return _spec(
+        f"yearly_{column}_cycle",
+        "seasonal",
+        0,
+        kind="covariate",
+        columns=(column,),
+        magnitude=magnitude,
+        period_days=365,
+        description=f"{what} follow a yearly cycle ({magnitude:+g} sd at the spring peak)",
+    )
 
 
 def _spec(id: str, pattern: str, start: int, end: int | None = None, **values: Any) -> DriftSpec:
@@ -323,6 +359,55 @@ SCENARIOS: dict[str, Scenario] = {
                 IncidentSpec(90, "null_burst", "income"),
                 IncidentSpec(140, "schema_break", "debt_to_income"),
                 IncidentSpec(185, "new_category", "channel"),
+            ),
+        ),
+        Scenario(
+            "small_days",
+            "24 rows a day for a year, no drift: rare valid categories, valid income "
+            "outliers (0.2% of rows x10-x30), a yearly cycle in loan amounts",
+            days=365,
+            rows_per_day=24,
+            drifts=(_yearly("loan_amount", 0.8, "loan amounts"),),
+            stream=StreamShape(heavy_tails=(_INCOME_TAIL,), rare_categories=_RARE_CATEGORIES),
+        ),
+        Scenario(
+            "ordered_slices",
+            "40 rows a day for 240 days cut from one file sorted by credit score: each day "
+            "covers the next score range (a covariate shift by construction, not drift)",
+            days=240,
+            rows_per_day=40,
+            stream=StreamShape(order=Ordering("credit_score", block_days=240)),
+        ),
+        Scenario(
+            "yearly_cycle",
+            "300 rows a day for a year, no drift: strong yearly cycles in loan amounts and "
+            "(opposite) incomes, rare valid categories",
+            days=365,
+            rows_per_day=300,
+            drifts=(
+                _yearly("loan_amount", 1.0, "loan amounts"),
+                _yearly("income", -0.6, "incomes"),
+            ),
+            stream=StreamShape(rare_categories=_RARE_CATEGORIES),
+        ),
+        Scenario(
+            "range_widening",
+            "300 rows a day for 150 days: clean until day 79, then loan amounts spread twice "
+            "as wide around their centre (log scale): a covariate drift, not broken data",
+            days=150,
+            rows_per_day=300,
+            drifts=(
+                _spec(
+                    "loan_range_widening",
+                    "sudden",
+                    80,
+                    kind="covariate",
+                    columns=("loan_amount",),
+                    magnitude=2.0,
+                    effect="widen",
+                    description="a broader clientele: loan amounts deviate twice as far from "
+                    "their centre on the log scale (micro loans from 100, jumbo loans to 1M)",
+                ),
             ),
         ),
         Scenario(

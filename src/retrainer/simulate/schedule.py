@@ -25,6 +25,16 @@ Seasonality is EXPECTED variation, not drift: seasonal entries carry ``expected:
 Drift days are measured against the scenario's baseline (day-0) distribution: after a
 persistent drift every later day is a drift day, even though a model retrained on the new
 data would see nothing new.
+
+A numeric covariate drift has an ``effect``: ``shift`` moves values by ``magnitude``
+standard deviations; ``widen`` multiplies their deviations from the column's centre by
+``magnitude`` (log space for income, loan amount and debt-to-income), so the range grows
+beyond the reference while values stay physically plausible.
+
+The stream's shape (``stream``: ordered slices, heavy tails, rare categories; see
+:mod:`retrainer.simulate.stream`) is neither drift nor broken data: an ordered stream's days
+are clean although each covers another range of its column, and the valid outliers it
+plants (``outliers``) are not incidents.
 """
 
 from __future__ import annotations
@@ -43,7 +53,9 @@ from retrainer.simulate.population import (
     COLUMN_ORDER,
     FEATURE_COLUMNS,
     NUMERIC_COLUMNS,
+    SPREADS,
 )
+from retrainer.simulate.stream import Outlier, StreamShape
 
 SCHEDULE_KEY = "_simulation/schedule.json"
 SCHEDULE_FORMAT = 1
@@ -56,12 +68,23 @@ SCHEDULE_NOTES = {
     "recurring": "on for period_days from start, off for period_days, ... until end",
     "seasonal": "expected variation (expected: true), not counted as drift",
     "incidents": "break one day's features partition; labels are never changed",
+    "effect": "numeric covariate drift: shift = move by magnitude sd; widen = multiply "
+    "deviations from the column's centre by magnitude (log space for income, loan_amount, "
+    "debt_to_income), the range grows",
+    "stream": "the stream's shape, neither drift nor broken data: order = rows of each "
+    "block of block_days days sorted by column and cut into consecutive days (each day "
+    "covers another range: a continuous covariate shift by construction); heavy_tails = "
+    "valid outliers, share of rows times a factor in [low, high]; rare_categories = valid "
+    "extra values with tiny shares",
+    "outliers": "the rows heavy_tails made extreme (date, row in the day's batch, loan_id): "
+    "valid values, not incidents",
 }
 
 DriftKind = Literal["covariate", "concept"]
 DriftPattern = Literal["sudden", "gradual", "incremental", "recurring", "seasonal"]
 DRIFT_KINDS: tuple[str, ...] = ("covariate", "concept")
 DRIFT_PATTERNS: tuple[str, ...] = ("sudden", "gradual", "incremental", "recurring", "seasonal")
+DRIFT_EFFECTS: tuple[str, ...] = ("shift", "widen")
 INCIDENT_KINDS: tuple[str, ...] = (
     "schema_break",
     "null_burst",
@@ -113,14 +136,17 @@ class Drift:
             whose relation to the label changes (empty for a base-rate change).
         segment: Only rows matching every ``column: value`` pair drift; None = all rows.
         magnitude: Covariate numeric: shift in standard deviations of the column (log scale
-            for income and loan amount). Covariate categorical: share of rows moved to
-            ``target``. Concept: weight of the new concept (1 = fully new; for ``base_rate``
-            the change in log-odds).
+            for income and loan amount); for ``effect="widen"`` the factor by which
+            deviations from the column's centre grow (``magnitude ** intensity``). Covariate
+            categorical: share of rows moved to ``target``. Concept: weight of the new
+            concept (1 = fully new; for ``base_rate`` the change in log-odds).
         description: What happens, in words.
         period_days: Phase length (recurring) or cycle length (seasonal).
         target: The category rows move to (categorical covariate drift).
         concept: The new concept (concept drift): ``downturn`` or ``base_rate``.
         expected: Known variation (seasonality) that is not counted as drift.
+        effect: Numeric covariate drift: ``shift`` (move the values) or ``widen`` (stretch
+            their spread around the column's centre).
     """
 
     id: str
@@ -136,6 +162,7 @@ class Drift:
     target: str | None = None
     concept: str | None = None
     expected: bool = False
+    effect: str = "shift"
 
     def __post_init__(self) -> None:
         where = f"drift {self.id!r}"
@@ -165,12 +192,26 @@ class Drift:
                     f"{where}: segment value {value!r} is not a {column} "
                     f"({list(CATEGORIES[column][0])})"
                 )
+        if self.effect not in DRIFT_EFFECTS:
+            raise ValueError(f"{where}: effect {self.effect!r} is not one of {list(DRIFT_EFFECTS)}")
+        if self.effect == "widen":
+            self._check_widen(where)
         if self.kind == "covariate":
             self._check_covariate(where)
         else:
             if self.concept not in CONCEPT_COLUMNS or self.concept == "base":
                 known = [c for c in CONCEPT_COLUMNS if c != "base"]
                 raise ValueError(f"{where}: concept {self.concept!r} is not one of {known}")
+
+    def _check_widen(self, where: str) -> None:
+        unsupported = [c for c in self.columns if c not in SPREADS]
+        if self.kind != "covariate" or not self.columns or unsupported:
+            raise ValueError(
+                f"{where}: a widen drift is a covariate drift of {list(SPREADS)} "
+                f"(got {self.kind} of {list(self.columns)})"
+            )
+        if self.magnitude <= 0:
+            raise ValueError(f"{where}: a widen factor must be positive, got {self.magnitude}")
 
     def _check_covariate(self, where: str) -> None:
         if not self.columns:
@@ -314,6 +355,8 @@ class Schedule:
         drifts: The drifts, in onset order.
         incidents: The data-quality incidents, by date.
         description: The scenario's description.
+        stream: The stream's shape: ordered slices, heavy tails, rare categories.
+        outliers: The valid outliers the heavy tails planted, by date and row.
     """
 
     scenario: str
@@ -326,6 +369,8 @@ class Schedule:
     drifts: list[Drift] = field(default_factory=list)
     incidents: list[Incident] = field(default_factory=list)
     description: str = ""
+    stream: StreamShape = field(default_factory=StreamShape)
+    outliers: list[Outlier] = field(default_factory=list)
 
     # -- calendar -------------------------------------------------------------------------
     @property
@@ -411,6 +456,35 @@ class Schedule:
         """Simulated days that look like the baseline: no drift (seasons allowed), no incident."""
         return {day for day in self.dates() if self.is_clean(day)}
 
+    def active_days(self, drift_id: str) -> set[date]:
+        """Simulated days on which the drift ``drift_id`` is active (e.g. after its onset).
+
+        Raises:
+            KeyError: When no drift has that id.
+        """
+        drift = self.drift(drift_id)
+        return {day for day in self.dates() if drift.is_active(day)}
+
+    def outliers_on(self, day: date | str) -> list[Outlier]:
+        """Valid outliers of ``day``, by row."""
+        day = _date(day)
+        return [o for o in self.outliers if o.date == day]
+
+    def outlier_ids(self, column: str | None = None) -> set[str]:
+        """``loan_id`` of every valid outlier (of ``column``)."""
+        return {o.loan_id for o in self.outliers if column is None or o.column == column}
+
+    def order_blocks(self) -> list[list[date]]:
+        """The days of each sorted block of an ordered stream ([] when days are i.i.d.)."""
+        if self.stream.order is None:
+            return []
+        days, size = self.dates(), self.stream.order.block_days
+        return [days[i : i + size] for i in range(0, len(days), size)]
+
+    def valid_categories(self, column: str) -> tuple[str, ...]:
+        """Every valid value of a categorical column: the usual ones and the rare ones."""
+        return self.stream.vocabulary(column)
+
     def label_arrival(self, day: date | str) -> date:
         """When the labels of ``day``'s rows arrive (without jitter)."""
         day = _date(day)
@@ -433,6 +507,8 @@ class Schedule:
             "label_jitter": self.label_jitter_days,
             "drifts": [d.to_dict() for d in self.drifts],
             "incidents": [i.to_dict() for i in self.incidents],
+            "stream": self.stream.to_dict(),
+            "outliers": [o.to_dict() for o in self.outliers],
             "notes": SCHEDULE_NOTES,
         }
 
@@ -459,6 +535,8 @@ class Schedule:
                 label_jitter_days=int(data.get("label_jitter", 0)),
                 drifts=[Drift.from_dict(d) for d in data.get("drifts", [])],
                 incidents=[Incident.from_dict(i) for i in data.get("incidents", [])],
+                stream=StreamShape.from_dict(data.get("stream") or {}),
+                outliers=[Outlier.from_dict(o) for o in data.get("outliers", [])],
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"not a simulation schedule: missing or bad field {exc}") from exc

@@ -13,11 +13,18 @@ from retrainer.data.tables import as_date
 from retrainer.simulate.generator import generate
 from retrainer.simulate.incidents import make_incident, parse_incident
 from retrainer.simulate.population import ID_COLUMN, LABEL_TIME_COLUMN, TIMESTAMP_COLUMN
-from retrainer.simulate.scenarios import DEFAULT_SCENARIO, SCENARIOS, Scenario
+from retrainer.simulate.scenarios import (
+    DEFAULT_ROWS_PER_DAY as DEFAULT_ROWS_PER_DAY,  # re-exported: it used to live here
+)
+from retrainer.simulate.scenarios import (
+    DEFAULT_SCENARIO,
+    SCENARIOS,
+    Scenario,
+)
 from retrainer.simulate.schedule import Incident, Schedule
+from retrainer.simulate.stream import StreamShape, plan_outliers
 
 DEFAULT_START = date(2026, 1, 1)
-DEFAULT_ROWS_PER_DAY = 2000
 DEFAULT_LABEL_DELAY_DAYS = 7
 _EPOCH = date(1970, 1, 1)
 
@@ -126,12 +133,24 @@ def _incident(item: Incident | str, start: date, end: date) -> Incident:
     return incident
 
 
+def _check_rare_values(stream: StreamShape, incidents: list[Incident]) -> None:
+    """A rare valid category must not be what a new_category incident injects."""
+    rare = {(r.column, r.value) for r in stream.rare_categories}
+    for incident in incidents:
+        value = incident.params.get("value")
+        if incident.kind == "new_category" and (incident.column, value) in rare:
+            raise SimulationError(
+                f"incident new_category@{incident.date}: {value!r} is a valid rare "
+                f"{incident.column} of this stream; choose another value"
+            )
+
+
 def build_schedule(
     scenario: str | Scenario = DEFAULT_SCENARIO,
     days: int | None = None,
     seed: int = 0,
     start: date | str = DEFAULT_START,
-    rows_per_day: int = DEFAULT_ROWS_PER_DAY,
+    rows_per_day: int | None = None,
     label_delay_days: int = DEFAULT_LABEL_DELAY_DAYS,
     label_jitter_days: int = 0,
     incidents: Iterable[Incident | str] = (),
@@ -143,6 +162,7 @@ def build_schedule(
     """
     definition = _scenario(scenario)
     days = definition.days if days is None else days
+    rows_per_day = definition.rows_per_day if rows_per_day is None else rows_per_day
     if days < 1:
         raise SimulationError(f"days must be at least 1, got {days}")
     if rows_per_day < 1:
@@ -167,6 +187,7 @@ def build_schedule(
     except ValueError as exc:
         raise SimulationError(f"scenario {definition.name!r}: {exc}") from None
     extra = [_incident(item, first, last) for item in incidents]
+    _check_rare_values(definition.stream, [*planned, *extra])
     return Schedule(
         scenario=definition.name,
         description=definition.description,
@@ -178,6 +199,8 @@ def build_schedule(
         label_jitter_days=label_jitter_days,
         drifts=sorted(drifts, key=lambda d: d.start),
         incidents=sorted([*planned, *extra], key=lambda i: i.date),
+        stream=definition.stream,
+        outliers=plan_outliers(int(seed), first, days, rows_per_day, definition.stream.heavy_tails),
     )
 
 
@@ -186,7 +209,7 @@ def simulate(
     days: int | None = None,
     seed: int = 0,
     start: date | str = DEFAULT_START,
-    rows_per_day: int = DEFAULT_ROWS_PER_DAY,
+    rows_per_day: int | None = None,
     label_delay_days: int = DEFAULT_LABEL_DELAY_DAYS,
     label_jitter_days: int = 0,
     incidents: Iterable[Incident | str] = (),
@@ -194,7 +217,8 @@ def simulate(
     """Simulate the loan-default stream of a scenario (pure: nothing is written).
 
     The same arguments always give byte-identical frames; day ``k`` does not depend on
-    ``days``, so a longer simulation extends a shorter one.
+    ``days``, so a longer simulation extends a shorter one (an ordered stream's blocks are
+    fixed by their ``block_days``, not by ``days``).
 
     Args:
         scenario: A name from :data:`SCENARIOS` or a :class:`Scenario`.
@@ -202,7 +226,8 @@ def simulate(
             last day are left out of the schedule.
         seed: Random seed.
         start: First day.
-        rows_per_day: Feature rows per day.
+        rows_per_day: Feature rows per day; default: the scenario's (2,000 unless the
+            scenario says otherwise, e.g. 24 for ``small_days``).
         label_delay_days: Labels arrive this many days after the event.
         label_jitter_days: Each label arrives 0..this many days later still.
         incidents: Extra incidents: :class:`Incident` objects or ``KIND@YYYY-MM-DD[:COLUMN]``.

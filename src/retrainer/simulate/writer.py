@@ -54,7 +54,8 @@ def write_simulation(
         progress: Called as ``progress(description, done, total)`` after each partition.
 
     Returns:
-        A summary: where, days, rows, partitions, drifts and incidents.
+        A summary: where, days, rows, partitions, drifts, incidents, the stream's shape and
+        the number of valid outliers (listed in the schedule).
 
     Raises:
         SimulationError: When ``out`` already holds data and ``overwrite`` is false, or it
@@ -129,4 +130,6 @@ def write_simulation(
         "schedule": location,
         "drifts": [d.to_dict() for d in schedule.drifts],
         "incidents": [i.to_dict() for i in schedule.incidents],
+        "stream": schedule.stream.to_dict(),
+        "outliers": len(schedule.outliers),
     }

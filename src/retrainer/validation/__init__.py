@@ -4,7 +4,13 @@ Building a suite (:func:`build_suite` from a :class:`ReferenceProfile`) and read
 need no GX import; :func:`validate_batch` imports GX (a few seconds) when it first runs.
 """
 
-from retrainer.validation.batch import BatchValidation, unreadable_batch, validate_batch
+from retrainer.validation.batch import (
+    BatchInput,
+    BatchValidation,
+    unreadable_batch,
+    validate_batch,
+    validate_batches,
+)
 from retrainer.validation.findings import Finding, findings_from_result, verdict_of
 from retrainer.validation.ledger import (
     LedgerError,
@@ -17,6 +23,7 @@ from retrainer.validation.report import findings_frame, markdown_summary, render
 from retrainer.validation.suite import SuiteError, ValidationSuite, build_suite
 
 __all__ = [
+    "BatchInput",
     "BatchValidation",
     "ColumnProfile",
     "Finding",
@@ -35,5 +42,6 @@ __all__ = [
     "screen_partitions",
     "unreadable_batch",
     "validate_batch",
+    "validate_batches",
     "verdict_of",
 ]

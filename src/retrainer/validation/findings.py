@@ -7,15 +7,16 @@ are not reported again; on an empty batch only the row count is reported.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import pandas as pd
 
+from retrainer.validation.tolerance import GX_TO_SEVERITY
+
 Verdict = Literal["valid", "warning", "invalid"]
 TABLE = "(table)"
-
-_GX_TO_SEVERITY = {"critical": "error", "warning": "warning", "info": "warning"}
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Finding:
         expected: What the suite expects, short.
         message: One sentence naming the column and the expectation.
         unexpected_share: Share of the (non-null) values that failed, when row-wise.
+        tier: For a tolerance judged with the batch size: ``exceeds`` or ``flood``.
     """
 
     column: str | None
@@ -41,6 +43,7 @@ class Finding:
     expected: str
     message: str
     unexpected_share: float | None = None
+    tier: str | None = None
 
     @property
     def target(self) -> str:
@@ -137,6 +140,7 @@ class _Entry:
     success: bool
     result: dict[str, Any]
     exception: str | None
+    judgement: dict[str, Any] | None = None
 
     @property
     def column(self) -> str | None:
@@ -155,20 +159,24 @@ def _exception_message(info: Any) -> str | None:
 
 
 def _entries(result: dict[str, Any]) -> list[_Entry]:
+    """The failed expectations of a result, and its row count (empty batches)."""
     entries = []
     for item in result.get("results", []):
         config = item.get("expectation_config", {})
         meta = (config.get("meta") or {}).get("retrainer", {})
+        if item.get("success") and meta.get("kind") != "row_count":
+            continue
         entries.append(
             _Entry(
                 type=config.get("type", "?"),
                 kwargs=config.get("kwargs", {}),
                 kind=meta.get("kind", "other"),
                 details=meta,
-                severity=_GX_TO_SEVERITY.get(str(config.get("severity", "critical")), "error"),
+                severity=GX_TO_SEVERITY.get(str(config.get("severity", "critical")), "error"),
                 success=bool(item.get("success")),
                 result=item.get("result") or {},
                 exception=_exception_message(item.get("exception_info")),
+                judgement=item.get("retrainer"),
             )
         )
     return entries
@@ -221,218 +229,311 @@ def _finding(
         expected=expected,
         message=f"{column or TABLE}: {entry.type} failed: {text}",
         unexpected_share=share,
+        tier=(entry.judgement or {}).get("tier"),
     )
 
 
-def _describe(entry: _Entry, frame: pd.DataFrame | None, missing: set[str]) -> list[Finding]:
-    kind, result, kwargs, column = entry.kind, entry.result, entry.kwargs, entry.column
+def _tolerance(entry: _Entry, share: float | None, allowed_key: str) -> tuple[str, str]:
+    """``(count phrase, test phrase)`` of a judged row-wise expectation.
+
+    E.g. ``("3 of 24 values (12.5%)", "significantly more than the tolerated 1%: binomial
+    p = 2.1e-04 < 0.001")``.
+    """
+    judged = entry.judgement or {}
+    allowed = judged.get("tolerated", entry.details.get(allowed_key, 0.0))
+    if not judged:
+        return f"{fmt_share(share)} of values", f"at most {fmt_share(allowed)} allowed"
+    counted = (
+        f"{fmt_count(judged['unexpected'])} of {fmt_count(judged['total'])} values "
+        f"({fmt_share(judged.get('share'))})"
+    )
+    if judged["p_value"] >= judged["alpha"]:  # too small a batch to test: every value is off
+        test = f"every value of the batch, more than the tolerated {fmt_share(allowed)}"
+    else:
+        test = (
+            f"significantly more than the tolerated {fmt_share(allowed)} (binomial p = "
+            f"{judged['p_value']:.2g} < {judged['alpha']:g})"
+        )
+    return counted, test
+
+
+# -- one describer per kind --------------------------------------------------------------------
+Describer = Callable[[_Entry, "pd.DataFrame | None", set[str]], list[Finding]]
+
+
+def _describe_columns(entry: _Entry, frame: pd.DataFrame | None, missing: set[str]) -> list:
+    mismatched = (entry.result.get("details") or {}).get("mismatched", {})
+    absent, extra = mismatched.get("missing") or [], mismatched.get("unexpected") or []
+    hint = f" (the batch has {', '.join(map(repr, extra))} instead?)" if extra else ""
+    return [
+        _finding(entry, name, "missing", "present", f"required column is missing{hint}")
+        for name in absent
+    ]
+
+
+def _describe_column_set(entry: _Entry, frame: pd.DataFrame | None, missing: set[str]) -> list:
+    mismatched = (entry.result.get("details") or {}).get("mismatched", {})
+    required = set(entry.details.get("required") or [])
+    out = [
+        _finding(
+            entry, name, "extra column", "reference schema", "column is not in the reference schema"
+        )
+        for name in mismatched.get("unexpected") or []
+    ]
+    out += [
+        _finding(
+            entry, name, "missing", "reference schema", "column of the reference schema is missing"
+        )
+        for name in mismatched.get("missing") or []
+        if name not in required or name not in missing
+    ]
+    return out
+
+
+def _describe_dtype(entry: _Entry, frame: pd.DataFrame | None, missing: set[str]) -> list:
+    family = entry.details.get("family", "?")
+    reference = entry.details.get("reference_dtype", "?")
+    result = entry.result
+    if "observed_value" in result:
+        observed = str(result["observed_value"])
+        return [
+            _finding(
+                entry,
+                entry.column,
+                f"dtype {observed}",
+                f"{family} ({reference})",
+                f"dtype is {observed}, expected {family} like the reference ({reference})",
+            )
+        ]
     share = _unexpected_share(result)
     examples = _examples(result.get("partial_unexpected_list") or [])
+    return [
+        _finding(
+            entry,
+            entry.column,
+            f"{fmt_share(share)} wrong type",
+            family,
+            f"{fmt_share(share)} of values are not {family} (e.g. {examples})",
+            share,
+        )
+    ]
 
-    if kind == "columns":
-        absent = (result.get("details") or {}).get("mismatched", {}).get("missing") or []
-        extra = (result.get("details") or {}).get("mismatched", {}).get("unexpected") or []
-        hint = f" (the batch has {', '.join(map(repr, extra))} instead?)" if extra else ""
-        return [
-            _finding(entry, name, "missing", "present", f"required column is missing{hint}")
-            for name in absent
-        ]
-    if kind == "column_set":
-        mismatched = (result.get("details") or {}).get("mismatched", {})
-        required = set(entry.details.get("required") or [])
-        out = [
-            _finding(
-                entry,
-                name,
-                "extra column",
-                "reference schema",
-                "column is not in the reference schema",
-            )
-            for name in mismatched.get("unexpected") or []
-        ]
-        out += [
-            _finding(
-                entry,
-                name,
-                "missing",
-                "reference schema",
-                "column of the reference schema is missing",
-            )
-            for name in mismatched.get("missing") or []
-            if name not in required or name not in missing
-        ]
-        return out
-    if kind == "dtype":
-        family = entry.details.get("family", "?")
-        reference = entry.details.get("reference_dtype", "?")
-        if "observed_value" in result:
-            observed = str(result["observed_value"])
-            return [
-                _finding(
-                    entry,
-                    column,
-                    f"dtype {observed}",
-                    f"{family} ({reference})",
-                    f"dtype is {observed}, expected {family} like the reference ({reference})",
-                )
-            ]
-        return [
-            _finding(
-                entry,
-                column,
-                f"{fmt_share(share)} wrong type",
-                family,
-                f"{fmt_share(share)} of values are not {family} (e.g. {examples})",
-                share,
-            )
-        ]
-    if kind == "not_null":
-        nulls = result.get("unexpected_percent")
-        nulls = None if nulls is None else float(nulls) / 100.0
-        allowed = entry.details.get("max_null_share", 0.0)
-        reference = entry.details.get("reference_null_share", 0.0)
-        return [
-            _finding(
-                entry,
-                column,
-                f"{fmt_share(nulls)} null",
-                f"≤ {fmt_share(allowed)} null",
-                f"{fmt_share(nulls)} of values are null, at most {fmt_share(allowed)} "
-                f"allowed (reference {fmt_share(reference)})",
-                nulls,
-            )
-        ]
-    if kind == "range":
-        low, high = kwargs.get("min_value"), kwargs.get("max_value")
-        allowed = entry.details.get("max_outside_share", 0.0)
-        bounds = f"[{fmt_number(low)}, {fmt_number(high)}]"
-        seen = _extremes(frame, column)
-        extent = (
-            f"observed min {fmt_number(seen[0])}, max {fmt_number(seen[1])}"
-            if seen
-            else f"e.g. {examples}"
+
+def _describe_not_null(entry: _Entry, frame: pd.DataFrame | None, missing: set[str]) -> list:
+    nulls = entry.result.get("unexpected_percent")
+    nulls = None if nulls is None else float(nulls) / 100.0
+    allowed = (entry.judgement or {}).get("tolerated", entry.details.get("max_null_share", 0.0))
+    reference = entry.details.get("reference_null_share", 0.0)
+    counted, test = _tolerance(entry, nulls, "max_null_share")
+    return [
+        _finding(
+            entry,
+            entry.column,
+            f"{fmt_share(nulls)} null",
+            f"≤ {fmt_share(allowed)} null",
+            f"{counted.replace(' values', ' values are null', 1)}: {test} (reference "
+            f"{fmt_share(reference)} null)",
+            nulls,
         )
-        return [
-            _finding(
-                entry,
-                column,
-                f"{fmt_share(share)} outside; {extent.replace('observed ', '')}",
-                f"{bounds}, ≤ {fmt_share(allowed)} outside",
-                f"{fmt_share(share)} of values outside {bounds} (at most {fmt_share(allowed)} "
-                f"allowed; {extent})",
-                share,
-            )
-        ]
-    if kind == "categories":
-        allowed_values = kwargs.get("value_set") or []
-        allowed = entry.details.get("max_unseen_share", 0.0)
-        unseen = _unseen(frame, column, allowed_values) if column else None
-        unseen = unseen or examples
-        return [
-            _finding(
-                entry,
-                column,
-                f"{fmt_share(share)} unseen ({unseen})",
-                f"one of {len(allowed_values)} categories, ≤ {fmt_share(allowed)} unseen",
-                f"{fmt_share(share)} of values are not among the {len(allowed_values)} "
-                f"reference categories (at most {fmt_share(allowed)} allowed; unseen: "
-                f"{unseen})",
-                share,
-            )
-        ]
-    if kind == "unique_id":
-        count = result.get("unexpected_count")
-        return [
-            _finding(
-                entry,
-                column,
-                f"{fmt_count(count)} rows with a repeated id",
-                "unique ids",
-                f"{fmt_count(count)} rows ({fmt_share(share)}) share their id with another "
-                f"row (e.g. {examples})",
-                share,
-            )
-        ]
-    if kind == "row_count":
-        rows = result.get("observed_value")
-        low, high = kwargs.get("min_value"), kwargs.get("max_value")
-        expected = f"{fmt_count(low)}..{fmt_count(high)} rows"
-        what = "the batch is empty" if rows == 0 else f"{fmt_count(rows)} rows"
-        return [
-            _finding(
-                entry, None, f"{fmt_count(rows)} rows", expected, f"{what}, expected {expected}"
-            )
-        ]
-    if kind == "freshness":
-        low, high = kwargs.get("min_value"), kwargs.get("max_value")
-        window = f"{fmt_time(low)} .. {fmt_time(high)}"
-        seen = _extremes(frame, column)
-        extent = f"{fmt_time(seen[0])} .. {fmt_time(seen[1])}" if seen else f"e.g. {examples}"
-        return [
-            _finding(
-                entry,
-                column,
-                f"{fmt_share(share)} outside; {extent}",
-                window,
-                f"{fmt_share(share)} of event times fall outside the partition window "
-                f"{window} (observed {extent})",
-                share,
-            )
-        ]
-    if kind == "monotonic_dates":
-        bound = kwargs.get("min_value")
-        allowed = entry.details.get("max_late_share", 0.0)
-        seen = _extremes(frame, column)
-        earliest = fmt_time(seen[0] if seen else result.get("observed_value"))
-        if share is None:  # a suite of format 1 before late events were tolerated: the minimum
-            return [
-                _finding(
-                    entry,
-                    column,
-                    f"earliest {earliest}",
-                    f"≥ {fmt_time(bound)}",
-                    f"earliest event time {earliest} is older than the newest accepted "
-                    f"partition (not before {fmt_time(bound)})",
-                )
-            ]
-        return [
-            _finding(
-                entry,
-                column,
-                f"{fmt_share(share)} older; earliest {earliest}",
-                f"≥ {fmt_time(bound)}, ≤ {fmt_share(allowed)} older",
-                f"{fmt_share(share)} of event times are older than the newest partition "
-                f"accepted before this one arrived (not before {fmt_time(bound)}; at most "
-                f"{fmt_share(allowed)} late events allowed; earliest {earliest}): a partition "
-                "out of order, or stale data",
-                share,
-            )
-        ]
-    if kind == "extra":
-        expected = ", ".join(
-            f"{key}={value!r}" for key, value in kwargs.items() if key not in ("column", "mostly")
+    ]
+
+
+def _describe_range(entry: _Entry, frame: pd.DataFrame | None, missing: set[str]) -> list:
+    kwargs, share = entry.kwargs, _unexpected_share(entry.result)
+    bounds = f"[{fmt_number(kwargs.get('min_value'))}, {fmt_number(kwargs.get('max_value'))}]"
+    allowed = (entry.judgement or {}).get("tolerated", entry.details.get("max_outside_share", 0))
+    seen = _extremes(frame, entry.column)
+    examples = _examples(entry.result.get("partial_unexpected_list") or [])
+    extent = (
+        f"observed min {fmt_number(seen[0])}, max {fmt_number(seen[1])}"
+        if seen
+        else f"e.g. {examples}"
+    )
+    counted, test = _tolerance(entry, share, "max_outside_share")
+    return [
+        _finding(
+            entry,
+            entry.column,
+            f"{fmt_share(share)} outside; {extent.replace('observed ', '')}",
+            f"{bounds}, ≤ {fmt_share(allowed)} outside",
+            f"{counted} outside the plausible range {bounds}: {test}; {extent}",
+            share,
         )
-        if kwargs.get("mostly") is not None:
-            expected += f"{', ' if expected else ''}≥ {fmt_share(kwargs['mostly'])} of values"
-        expected = expected or "see suite"
-        if "observed_value" in result:
-            observed = f"observed {_short(result['observed_value'])}"
-        else:
-            observed = f"{fmt_share(share)} unexpected"
-            if examples:
-                observed += f" (e.g. {examples})"
-        return [
-            _finding(
-                entry,
-                column,
-                observed,
-                expected,
-                f"{observed}; expected {expected} (validation.columns.{column}.extra_expectations)",
-                share,
-            )
-        ]
-    observed = result.get("observed_value", f"{fmt_share(share)} unexpected")
-    return [_finding(entry, column, str(observed), "see suite", f"observed {observed}", share)]
+    ]
+
+
+def _describe_categories(entry: _Entry, frame: pd.DataFrame | None, missing: set[str]) -> list:
+    values = entry.kwargs.get("value_set") or []
+    share = _unexpected_share(entry.result)
+    unseen = _unseen(frame, entry.column, values) if entry.column else None
+    unseen = unseen or _examples(entry.result.get("partial_unexpected_list") or [])
+    allowed = (entry.judgement or {}).get("tolerated", entry.details.get("max_unseen_share", 0))
+    counted, test = _tolerance(entry, share, "max_unseen_share")
+    flood = (entry.judgement or {}).get("tier") == "flood"
+    what = (
+        f"a flood of unseen categories (at least {fmt_share(entry.details.get('flood_share'))})"
+        if flood
+        else "unseen categories"
+    )
+    return [
+        _finding(
+            entry,
+            entry.column,
+            f"{fmt_share(share)} unseen ({unseen})",
+            f"one of {len(values)} categories, ≤ {fmt_share(allowed)} unseen",
+            f"{counted} are not among the {len(values)} reference categories, {what}: {test}; "
+            f"unseen: {unseen}",
+            share,
+        )
+    ]
+
+
+def _describe_unique_id(entry: _Entry, frame: pd.DataFrame | None, missing: set[str]) -> list:
+    count, share = entry.result.get("unexpected_count"), _unexpected_share(entry.result)
+    examples = _examples(entry.result.get("partial_unexpected_list") or [])
+    return [
+        _finding(
+            entry,
+            entry.column,
+            f"{fmt_count(count)} rows with a repeated id",
+            "unique ids",
+            f"{fmt_count(count)} rows ({fmt_share(share)}) share their id with another "
+            f"row (e.g. {examples})",
+            share,
+        )
+    ]
+
+
+def _describe_row_count(entry: _Entry, frame: pd.DataFrame | None, missing: set[str]) -> list:
+    rows = entry.result.get("observed_value")
+    low, high = entry.kwargs.get("min_value"), entry.kwargs.get("max_value")
+    expected = f"{fmt_count(low)}..{fmt_count(high)} rows"
+    what = "the batch is empty" if rows == 0 else f"{fmt_count(rows)} rows"
+    return [
+        _finding(entry, None, f"{fmt_count(rows)} rows", expected, f"{what}, expected {expected}")
+    ]
+
+
+def _describe_freshness(entry: _Entry, frame: pd.DataFrame | None, missing: set[str]) -> list:
+    low, high = entry.kwargs.get("min_value"), entry.kwargs.get("max_value")
+    window = f"{fmt_time(low)} .. {fmt_time(high)}"
+    share = _unexpected_share(entry.result)
+    seen = _extremes(frame, entry.column)
+    examples = _examples(entry.result.get("partial_unexpected_list") or [])
+    extent = f"{fmt_time(seen[0])} .. {fmt_time(seen[1])}" if seen else f"e.g. {examples}"
+    counted, test = _tolerance(entry, share, "max_outside_share")
+    return [
+        _finding(
+            entry,
+            entry.column,
+            f"{fmt_share(share)} outside; {extent}",
+            window,
+            f"{counted.replace('values', 'event times', 1)} fall outside the partition window "
+            f"{window}: {test} (observed {extent})",
+            share,
+        )
+    ]
+
+
+def _describe_monotonic(entry: _Entry, frame: pd.DataFrame | None, missing: set[str]) -> list:
+    bound = entry.kwargs.get("min_value")
+    share = _unexpected_share(entry.result)
+    allowed = (entry.judgement or {}).get("tolerated", entry.details.get("max_late_share", 0.0))
+    seen = _extremes(frame, entry.column)
+    earliest = fmt_time(seen[0] if seen else entry.result.get("observed_value"))
+    counted, test = _tolerance(entry, share, "max_late_share")
+    return [
+        _finding(
+            entry,
+            entry.column,
+            f"{fmt_share(share)} older; earliest {earliest}",
+            f"≥ {fmt_time(bound)}, ≤ {fmt_share(allowed)} older",
+            f"{counted.replace('values', 'event times', 1)} are older than the newest "
+            f"partition accepted before this one arrived (not before {fmt_time(bound)}): "
+            f"{test.replace('tolerated', 'tolerated late share')}; earliest {earliest}: a "
+            "partition out of order, or stale data",
+            share,
+        )
+    ]
+
+
+def _describe_scale(entry: _Entry, frame: pd.DataFrame | None, missing: set[str]) -> list:
+    details = entry.result.get("details") or {}
+    factor = entry.result.get("observed_value")
+    power = details.get("power_of_ten")
+    unit = f" (x10^{power}: a unit change?)" if power else ""
+    ratio = entry.details.get("max_ratio")
+    low, high = details.get("reference_day_range") or [None, None]
+    return [
+        _finding(
+            entry,
+            entry.column,
+            f"median |value| x{fmt_number(factor)} of the reference",
+            f"within x{fmt_number(ratio)} of {fmt_number(low)}..{fmt_number(high)}",
+            f"the typical magnitude (median |value| {fmt_number(details.get('batch_median'))} "
+            f"of {fmt_count(details.get('values'))} values) is x{fmt_number(factor)} the "
+            f"reference's ({fmt_number(details.get('reference_median'))}; its days "
+            f"{fmt_number(low)}..{fmt_number(high)}, at most x{fmt_number(ratio)} beyond "
+            f"allowed){unit}",
+        )
+    ]
+
+
+def _describe_extra(entry: _Entry, frame: pd.DataFrame | None, missing: set[str]) -> list:
+    kwargs, result, column = entry.kwargs, entry.result, entry.column
+    share = _unexpected_share(result)
+    examples = _examples(result.get("partial_unexpected_list") or [])
+    expected = ", ".join(
+        f"{key}={value!r}" for key, value in kwargs.items() if key not in ("column", "mostly")
+    )
+    if kwargs.get("mostly") is not None:
+        expected += f"{', ' if expected else ''}≥ {fmt_share(kwargs['mostly'])} of values"
+    expected = expected or "see suite"
+    if "observed_value" in result:
+        observed = f"observed {_short(result['observed_value'])}"
+    else:
+        observed = f"{fmt_share(share)} unexpected"
+        if examples:
+            observed += f" (e.g. {examples})"
+    return [
+        _finding(
+            entry,
+            column,
+            observed,
+            expected,
+            f"{observed}; expected {expected} (validation.columns.{column}.extra_expectations)",
+            share,
+        )
+    ]
+
+
+def _describe_other(entry: _Entry, frame: pd.DataFrame | None, missing: set[str]) -> list:
+    share = _unexpected_share(entry.result)
+    observed = entry.result.get("observed_value", f"{fmt_share(share)} unexpected")
+    return [
+        _finding(entry, entry.column, str(observed), "see suite", f"observed {observed}", share)
+    ]
+
+
+DESCRIBERS: dict[str, Describer] = {
+    "columns": _describe_columns,
+    "column_set": _describe_column_set,
+    "dtype": _describe_dtype,
+    "not_null": _describe_not_null,
+    "range": _describe_range,
+    "categories": _describe_categories,
+    "unique_id": _describe_unique_id,
+    "row_count": _describe_row_count,
+    "freshness": _describe_freshness,
+    "monotonic_dates": _describe_monotonic,
+    "scale": _describe_scale,
+    "extra": _describe_extra,
+}
+"""Expectation kind → how its failure reads."""
+
+
+def _describe(entry: _Entry, frame: pd.DataFrame | None, missing: set[str]) -> list[Finding]:
+    return DESCRIBERS.get(entry.kind, _describe_other)(entry, frame, missing)
 
 
 def _short(value: Any, limit: int = 60) -> str:

@@ -15,7 +15,7 @@ newer one had been accepted).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -86,18 +86,25 @@ class ValidationLedger:
 
         The time of the first verdict (``first_at``) is kept across re-validations.
         """
+        self.record_many({as_date(day): {"status": status, **details}})
+
+    def record_many(self, entries: Mapping[date | str, Mapping[str, Any]]) -> None:
+        """Record many partitions in one write: date → ``{"status": ..., **details}``."""
+        if not entries:
+            return
         with file_lock(self.path.with_suffix(".lock")):
             data = self._read()
             table = data["sources"].setdefault(self.source, {}).setdefault(self.table, {})
-            key = as_date(day).isoformat()
             now = _now()
-            earlier = table.get(key) or {}
-            table[key] = {
-                "status": status,
-                "at": now,
-                "first_at": earlier.get("first_at") or earlier.get("at") or now,
-                **details,
-            }
+            for day, entry in entries.items():
+                key = as_date(day).isoformat()
+                earlier = table.get(key) or {}
+                table[key] = {
+                    "status": entry["status"],
+                    "at": now,
+                    "first_at": earlier.get("first_at") or earlier.get("at") or now,
+                    **{k: v for k, v in entry.items() if k != "status"},
+                }
             self._write(data)
 
     def observe(self, days: Iterable[date | str]) -> list[date]:
@@ -148,17 +155,22 @@ class ValidationLedger:
         Returns:
             The reference date, or None when no partition was accepted (nothing to compare).
         """
-        day = as_date(day)
-        seen = self.seen().get(day)
-        arrived = _moment(seen) if seen else None
-        candidates = []
-        for other, entry in self.entries().items():
-            if other == day or entry.get("status") not in ACCEPTED:
-                continue
-            accepted_at = _moment(entry.get("first_at") or entry.get("at"))
-            if other < day or arrived is None or accepted_at < arrived:
-                candidates.append(other)
-        return max(candidates) if candidates else None
+        return monotonic_reference(as_date(day), self.entries(), self.seen())
+
+
+def monotonic_reference(
+    day: date, entries: Mapping[date, Mapping[str, Any]], seen: Mapping[date, str]
+) -> date | None:
+    """:meth:`ValidationLedger.monotonic_reference` on entries read once (for many days)."""
+    arrived = _moment(seen[day]) if day in seen else None
+    candidates = []
+    for other, entry in entries.items():
+        if other == day or entry.get("status") not in ACCEPTED:
+            continue
+        accepted_at = _moment(entry.get("first_at") or entry.get("at"))
+        if other < day or arrived is None or accepted_at < arrived:
+            candidates.append(other)
+    return max(candidates) if candidates else None
 
 
 def _moment(value: str | None) -> datetime:

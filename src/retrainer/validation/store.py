@@ -13,10 +13,11 @@ it is rebuilt from the reference profile it carries (same reference data, curren
 
 from __future__ import annotations
 
+import hashlib
 import io
-import json
 import logging
 import tempfile
+from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import pyarrow.parquet as pq
 
-from retrainer.data.tables import as_date
+from retrainer.data.tables import DataReadError, as_date
 from retrainer.validation.batch import BatchValidation
 from retrainer.validation.ledger import ValidationLedger
 from retrainer.validation.profile import profile_reference
@@ -153,11 +154,78 @@ def reference_dates(project: Project, catalog: DataCatalog) -> list[date]:
     return days
 
 
-def reference_suite(project: Project, catalog: DataCatalog) -> ValidationSuite:
+def read_reference(catalog: DataCatalog, days: list[date]) -> tuple[pd.DataFrame, dict, str]:
+    """The rows of reference partitions, without those whose schema differs from the rest.
+
+    A partition with another set of columns or dtypes (a renamed column, numbers as text)
+    is broken data, not reference: the most common schema wins.
+
+    Returns:
+        ``(frame, excluded, fingerprint)``: excluded is date (ISO) → why.
+
+    Raises:
+        SuiteError: When no partition can be read.
+    """
+    reads, excluded = {}, {}
+    for day in days:
+        try:
+            reads[day] = catalog.features.read_window(dates=[day])
+        except DataReadError as exc:
+            excluded[day.isoformat()] = f"unreadable: {exc}"
+    if not reads:
+        raise SuiteError(f"no reference data could be read: {next(iter(excluded.values()))}")
+
+    def schema(frame: pd.DataFrame) -> tuple:
+        return tuple((str(c), str(t)) for c, t in frame.dtypes.items())
+
+    counts = Counter(schema(r.frame) for r in reads.values() if not r.frame.empty)
+    if not counts:
+        raise SuiteError("the reference partitions hold no rows")
+    common = dict(counts.most_common(1)[0][0])
+    kept = []
+    for day, read in reads.items():
+        if read.frame.empty:
+            continue
+        other = dict(schema(read.frame))
+        if other != common:
+            changed = sorted({*other.items()} ^ {*common.items()}, key=lambda item: item[0])[:3]
+            excluded[day.isoformat()] = (
+                "schema differs from the other reference days: "
+                + ", ".join(f"{name}: {dtype}" for name, dtype in changed)
+            )
+            continue
+        kept.append(read)
+    frame = pd.concat([r.frame for r in kept], ignore_index=True)
+    digest = hashlib.sha256("".join(r.fingerprint for r in kept).encode()).hexdigest()[:16]
+    return frame, dict(sorted(excluded.items())), digest
+
+
+def _build_from_days(
+    project: Project, catalog: DataCatalog, days: list[date], source: dict[str, Any]
+) -> ValidationSuite:
+    """Profile the given feature partitions and build the project's suite."""
+    frame, excluded, fingerprint = read_reference(catalog, days)
+    suite = build_suite_from_frame(project, frame, {**source, "fingerprint": fingerprint}, catalog)
+    if excluded:
+        suite.retrainer["profile"]["excluded_days"] = {
+            **excluded,
+            **suite.retrainer["profile"].get("excluded_days", {}),
+        }
+        suite.retrainer["notes"].append(
+            f"{len(excluded)} reference partition(s) with another schema left out: "
+            + "; ".join(f"{d}: {why}" for d, why in list(excluded.items())[:3])
+        )
+    return suite
+
+
+def reference_suite(
+    project: Project, catalog: DataCatalog, rebuild: bool = False
+) -> ValidationSuite:
     """The reference-window suite from ``<state_dir>/validation``, built or rebuilt as needed.
 
-    It is built from the data when missing or when the configured window changed, and rebuilt
-    from its profile when only the rules or column roles changed.
+    It is built from the data when missing, when the configured window changed, when it was
+    written by an older retrainer or on request (``rebuild``), and rebuilt from its profile
+    when only the rules or column roles changed.
 
     Raises:
         SuiteError: When there is no reference data.
@@ -165,7 +233,7 @@ def reference_suite(project: Project, catalog: DataCatalog) -> ValidationSuite:
     cfg = project.config
     path = validation_dir(project) / REFERENCE_SUITE_FILENAME
     window = cfg.validation.reference.model_dump(mode="json")
-    if path.exists():
+    if path.exists() and not rebuild:
         try:
             suite = ValidationSuite.load(path)
         except SuiteError as exc:
@@ -179,37 +247,96 @@ def reference_suite(project: Project, catalog: DataCatalog) -> ValidationSuite:
                     suite.save(path)
                 return suite
     days = reference_dates(project, catalog)
-    read = catalog.features.read_window(dates=days)
     source = {
         "kind": "reference_window",
-        "description": f"reference window {days[0]}..{days[-1]} ({len(read.frame):,} rows)",
+        "description": f"reference window {days[0]}..{days[-1]} ({len(days)} days)",
         "start": days[0].isoformat(),
         "end": days[-1].isoformat(),
         "window": window,
         "data": catalog.storage.uri,
-        "fingerprint": read.fingerprint,
     }
-    suite = build_suite_from_frame(project, read.frame, source, catalog)
+    suite = _build_from_days(project, catalog, days, source)
     suite.save(path)
     return suite
 
 
 # -- the champion's suite in MLflow ------------------------------------------------------------
-def champion_suite(project: Project) -> ValidationSuite | None:
-    """The suite logged with the champion's training run (MLflow must be configured).
-
-    Returns:
-        The suite, or None without a champion or when its run has no suite artifact.
-    """
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
+def _champion(project: Project) -> Any | None:
     from retrainer.registry.models import CHAMPION, ModelRegistry
 
     registry = ModelRegistry(project.model_name, lock_dir=project.state_dir / "locks")
     version = registry.version_by_alias(CHAMPION)
-    if version is None or not version.run_id:
+    return version if version is not None and version.run_id else None
+
+
+def _describe_champion(project: Project, suite: ValidationSuite, version: Any) -> ValidationSuite:
+    source = suite.retrainer.setdefault("source", {})
+    source.update(
+        {
+            "kind": "champion",
+            "version": str(version.version),
+            "run_id": version.run_id,
+            "description": f"champion {project.model_name} v{version.version} "
+            f"(training data {source.get('start')}..{source.get('end')})",
+        }
+    )
+    return suite
+
+
+def champion_training_suite(
+    project: Project, catalog: DataCatalog, version: Any
+) -> ValidationSuite | None:
+    """Rebuild the champion's suite from the partitions of its training window, and log it.
+
+    Used when the suite logged with the champion was written by an older retrainer (another
+    suite or profile format), and by ``retrainer validate --rebuild-suite``. Only partitions
+    still accepted in the table are read (quarantined ones are gone from it).
+
+    Returns:
+        The rebuilt suite, or None when the version has no training window in its lineage or
+        none of its partitions is left.
+    """
+    tags = dict(version.tags or {})
+    start, end = tags.get("retrainer.window_start"), tags.get("retrainer.window_end")
+    if not start or not end:
         return None
+    days = catalog.features.dates(start, end)
+    if not days:
+        return None
+    source = {
+        "kind": "training",
+        "start": start,
+        "end": end,
+        "description": f"training data {start}..{end}, rebuilt from the data",
+    }
+    suite = _build_from_days(project, catalog, days, source)
+    try:
+        log_suite_artifact(suite, version.run_id)
+    except Exception as exc:  # the store may be read-only for this user: keep the suite
+        logger.warning("could not log the rebuilt suite to run %s: %s", version.run_id, exc)
+    return suite
+
+
+def champion_suite(
+    project: Project, catalog: DataCatalog | None = None, rebuild: bool = False
+) -> ValidationSuite | None:
+    """The suite logged with the champion's training run (MLflow must be configured).
+
+    A suite written by an older retrainer is rebuilt from the champion's training window
+    (when ``catalog`` is given), as is any suite on request (``rebuild``).
+
+    Returns:
+        The suite, or None without a champion or when its run has no usable suite.
+    """
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    version = _champion(project)
+    if version is None:
+        return None
+    if rebuild and catalog is not None:
+        rebuilt = champion_training_suite(project, catalog, version)
+        return _describe_champion(project, rebuilt, version) if rebuilt else None
     with tempfile.TemporaryDirectory() as tmp:
         try:
             local = mlflow.artifacts.download_artifacts(
@@ -224,69 +351,58 @@ def champion_suite(project: Project) -> ValidationSuite | None:
                 exc,
             )
             return None
-        suite = ValidationSuite.load(local)
-    source = suite.retrainer.setdefault("source", {})
-    source.update(
-        {
-            "kind": "champion",
-            "version": str(version.version),
-            "run_id": version.run_id,
-            "description": f"champion {project.model_name} v{version.version} "
-            f"(training data {source.get('start')}..{source.get('end')})",
-        }
-    )
-    return suite
+        try:
+            suite = ValidationSuite.load(local)
+        except SuiteError as exc:
+            if catalog is None:
+                raise
+            logger.warning(
+                "rebuilding champion v%s's suite from its data: %s", version.version, exc
+            )
+            suite = champion_training_suite(project, catalog, version)
+            if suite is None:
+                return None
+    return _describe_champion(project, suite, version)
 
 
-def resolve_suite(project: Project, catalog: DataCatalog) -> ValidationSuite:
+def resolve_suite(project: Project, catalog: DataCatalog, rebuild: bool = False) -> ValidationSuite:
     """The suite that validates new batches: the champion's, else the reference window's.
+
+    With ``rebuild`` it is built again from its reference data (the champion's training
+    window, or the reference window), e.g. after the data was fixed or released.
 
     Raises:
         SuiteError: Without a champion suite and without reference data.
     """
     cfg = project.config
-    suite = champion_suite(project)
+    suite = champion_suite(project, catalog, rebuild=rebuild)
     if suite is None:
-        return reference_suite(project, catalog)
+        return reference_suite(project, catalog, rebuild=rebuild)
     if not suite.is_current(cfg.columns, cfg.validation):
         suite = suite.rebuilt(cfg.columns, cfg.validation)
         suite.retrainer["source"]["description"] += ", rebuilt with the current validation rules"
     return suite
 
 
-def log_batch_result(batch: BatchValidation, report_html: str) -> None:
-    """Log a validated batch to the active MLflow run: counts, the GX result, findings, report.
+def batch_metrics(batch: BatchValidation) -> dict[str, float]:
+    """The MLflow metrics of one validated batch (one step of the command's run).
 
-    Metrics: ``rows``, ``expectations_evaluated``, ``expectations_failed``, ``success_ratio``,
-    ``errors``, ``warnings``, ``gx_seconds``. Artifacts under ``validation/``:
-    ``gx_result.json``, ``findings.json`` and ``report.html``.
+    ``rows``, ``expectations_evaluated``, ``expectations_failed``, ``success_ratio``,
+    ``errors``, ``warnings``, ``seconds`` and ``gx_seconds``.
     """
-    import mlflow
-
     stats = batch.statistics
     evaluated = int(stats.get("evaluated_expectations", 0))
     failed = int(stats.get("unsuccessful_expectations", 0))
-    mlflow.log_metrics(
-        {
-            "rows": float(batch.rows),
-            "expectations_evaluated": float(evaluated),
-            "expectations_failed": float(failed),
-            "success_ratio": (evaluated - failed) / evaluated if evaluated else 0.0,
-            "errors": float(len(batch.errors)),
-            "warnings": float(len(batch.warnings)),
-            "gx_seconds": float(batch.seconds),
-        }
-    )
-    with tempfile.TemporaryDirectory() as tmp:
-        directory = Path(tmp)
-        files = {
-            "gx_result.json": json.dumps(batch.result, indent=1, default=str),
-            "findings.json": json.dumps(batch.summary(max_findings=1000), indent=1),
-            "report.html": report_html,
-        }
-        for name, text in files.items():
-            (directory / name).write_text(text, encoding="utf-8")
-        mlflow.log_artifacts(str(directory), artifact_path=SUITE_ARTIFACT_DIR)
+    return {
+        "rows": float(batch.rows),
+        "expectations_evaluated": float(evaluated),
+        "expectations_failed": float(failed),
+        "success_ratio": (evaluated - failed) / evaluated if evaluated else 0.0,
+        "errors": float(len(batch.errors)),
+        "warnings": float(len(batch.warnings)),
+        "seconds": float(batch.seconds),
+        "gx_seconds": float(batch.gx_seconds),
+    }
 
 
 def log_suite_artifact(suite: ValidationSuite, run_id: str | None = None) -> str:

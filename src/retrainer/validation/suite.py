@@ -6,6 +6,16 @@ reference profile it was derived from in ``meta["retrainer"]``. Building it need
 nor a data context, so it is fast and testable; :mod:`retrainer.validation.runner` turns it
 into a GX suite when a batch is validated.
 
+Two things GX cannot express live beside the expectations, in ``meta["retrainer"]``:
+
+* **tolerances judged with the batch size** — row-wise expectations (nulls, ranges, categories,
+  event times) carry no GX ``mostly``: GX counts the unexpected values and
+  :mod:`retrainer.validation.tolerance` decides with a binomial test whether the share is
+  significantly above the tolerated one (``meta.retrainer.kind`` and the tolerated share sit in
+  each expectation's meta);
+* **Retrainer's own checks** (``checks``): the unit-change check on the typical magnitude of
+  numeric columns (:mod:`retrainer.validation.scale`).
+
 Batch-dependent bounds (rows for the number of days in the batch, the partition's time window,
 the last validated partition) are GX suite parameters (``{"$PARAMETER": name}``) filled in per
 run by :meth:`ValidationSuite.parameters_for`, so one saved suite validates every later batch.
@@ -25,14 +35,14 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from retrainer.config.validation import CATEGORY_KEYS, RANGE_KEYS
+from retrainer.config.validation import CATEGORY_KEYS, RANGE_KEYS, SCALE_KEYS
 from retrainer.validation.profile import ColumnProfile, ReferenceProfile
 
 if TYPE_CHECKING:
     from retrainer.config.core import ColumnsSection
     from retrainer.config.validation import ColumnOverride, ValidationSection
 
-SUITE_FORMAT = 1
+SUITE_FORMAT = 2
 
 # GX expectation types used by the suites
 COLUMNS_MATCH_SET = "expect_table_columns_to_match_set"
@@ -42,6 +52,7 @@ BETWEEN = "expect_column_values_to_be_between"
 IN_SET = "expect_column_values_to_be_in_set"
 UNIQUE = "expect_column_values_to_be_unique"
 ROW_COUNT_BETWEEN = "expect_table_row_count_to_be_between"
+SCALE_CHECK = "retrainer_column_scale_matches_reference"  # Retrainer's own (not GX)
 
 # GX suite parameters filled in per batch
 PARAM_MIN_ROWS = "min_rows"
@@ -152,11 +163,6 @@ class ValidationSuite:
         return self.meta.get("retrainer", {})
 
     @property
-    def hash(self) -> str:
-        """Hash of the expectations (same profile and rules give the same hash)."""
-        return _fingerprint({"name": self.name, "expectations": self.expectations})
-
-    @property
     def source(self) -> dict[str, Any]:
         """Where the reference came from (``kind``: champion/reference_window/frame ...)."""
         return dict(self.retrainer.get("source", {}))
@@ -175,10 +181,20 @@ class ValidationSuite:
         text = source.get("description") or source.get("kind", "unknown source")
         return f"{text} (suite {self.hash})"
 
+    @property
+    def checks(self) -> list[dict[str, Any]]:
+        """Retrainer's own checks (run beside GX; see the module docstring)."""
+        return list(self.retrainer.get("checks", []))
+
+    @property
+    def alpha(self) -> float:
+        """Significance of the tolerance tests."""
+        return float(self.retrainer.get("alpha", 0.001))
+
     def kinds(self) -> dict[str, int]:
-        """Number of expectations per kind."""
+        """Number of expectations (and Retrainer checks) per kind."""
         counts: dict[str, int] = {}
-        for expectation in self.expectations:
+        for expectation in [*self.expectations, *self.checks]:
             kind = expectation.get("meta", {}).get("retrainer", {}).get("kind", "other")
             counts[kind] = counts.get(kind, 0) + 1
         return counts
@@ -194,6 +210,13 @@ class ValidationSuite:
             "notes": None,
             "id": None,
         }
+
+    @property
+    def hash(self) -> str:
+        """Hash of the expectations and checks (same profile and rules give the same hash)."""
+        return _fingerprint(
+            {"name": self.name, "expectations": self.expectations, "checks": self.checks}
+        )
 
     def to_json(self) -> str:
         """Pretty JSON text."""
@@ -338,15 +361,13 @@ def _check_overrides(
     numeric = set(columns.numeric)
     categorical = set(columns.categorical) | set(columns.segments)
     for name, override in rules.columns.items():
-        ranged = {"min_value", "max_value", "margin", "max_outside_share"} & (
-            override.model_fields_set
-        )
+        ranged = ({*RANGE_KEYS, *SCALE_KEYS}) & override.model_fields_set
         if ranged and name not in numeric:
             raise SuiteError(
                 f"validation.columns.{name}: {', '.join(sorted(ranged))} only apply to numeric "
                 "columns (columns.numeric)"
             )
-        valued = {"allowed_values", "extra_values", "max_unseen_share"} & override.model_fields_set
+        valued = set(CATEGORY_KEYS) & override.model_fields_set
         if valued and name not in categorical:
             raise SuiteError(
                 f"validation.columns.{name}: {', '.join(sorted(valued))} only apply to "
@@ -354,19 +375,17 @@ def _check_overrides(
             )
 
 
+# -- expectation builders --------------------------------------------------------------------
 def _not_null_expectation(
     column: str, allowed: float, rules: ValidationSection, **details: Any
 ) -> dict[str, Any] | None:
-    """Nulls of ``column`` at most ``allowed`` (a share); None when any share is allowed."""
+    """Nulls of ``column`` within the tolerated share; None when any share is allowed."""
     allowed = min(1.0, round(allowed, 6))
     if allowed >= 1.0:
         return None
-    kwargs: dict[str, Any] = {"column": column}
-    if allowed > 0:
-        kwargs["mostly"] = round(1.0 - allowed, 6)
     return _expectation(
         NOT_NULL,
-        kwargs,
+        {"column": column},
         "not_null",
         rules.severity_of("not_null", column),
         max_null_share=allowed,
@@ -388,12 +407,9 @@ def _range_expectation(
         if override is not None and override.max_outside_share is not None
         else rules.numeric.max_outside_share
     )
-    kwargs: dict[str, Any] = {"column": column, "min_value": low, "max_value": high}
-    if share > 0:
-        kwargs["mostly"] = round(1.0 - share, 6)
     return _expectation(
         BETWEEN,
-        kwargs,
+        {"column": column, "min_value": low, "max_value": high},
         "range",
         rules.severity_of("range", column),
         max_outside_share=share,
@@ -414,15 +430,14 @@ def _categories_expectation(
         if override is not None and override.max_unseen_share is not None
         else rules.categories.max_unseen_share
     )
-    kwargs: dict[str, Any] = {"column": column, "value_set": sorted(values, key=str)}
-    if share > 0:
-        kwargs["mostly"] = round(1.0 - share, 6)
     return _expectation(
         IN_SET,
-        kwargs,
+        {"column": column, "value_set": sorted(values, key=str)},
         "categories",
         rules.severity_of("categories", column),
         max_unseen_share=share,
+        flood_share=max(share, rules.categories.flood_share),
+        flood_severity=rules.severity_of("category_flood", column),
         explicit=explicit,
     )
 
@@ -470,6 +485,7 @@ def _override_needs(override: ColumnOverride) -> dict[str, list[str]]:
         ("range", RANGE_KEYS),
         ("categories", CATEGORY_KEYS),
         ("not_null", ("max_null_share",)),
+        ("scale", SCALE_KEYS),
     ):
         named = [k for k in keys if k in given]
         if kind == "not_null" and (override.max_null_share or 0.0) >= 1.0:
@@ -477,22 +493,13 @@ def _override_needs(override: ColumnOverride) -> dict[str, list[str]]:
         if named:
             needs[kind] = named
     for kind in override.severity:
-        needs.setdefault(kind, []).append(f"severity.{kind}")
+        target = "categories" if kind == "category_flood" else kind
+        needs.setdefault(target, []).append(f"severity.{kind}")
     return needs
 
 
-def _check_overrides_applied(
-    expectations: list[dict[str, Any]],
-    notes: list[str],
-    profile: ReferenceProfile,
-    columns: ColumnsSection,
-    rules: ValidationSection,
-) -> None:
-    """Every setting of a column override must shape an expectation of the suite.
-
-    Raises:
-        SuiteError: Naming the column, the settings and why they cannot apply.
-    """
+def _built_kinds(expectations: list[dict[str, Any]]) -> dict[str, set[str]]:
+    """Column → kinds of the expectations (and checks) built for it."""
     built: dict[str, set[str]] = {}
     for expectation in expectations:
         kind = expectation["meta"]["retrainer"]["kind"]
@@ -502,6 +509,22 @@ def _check_overrides_applied(
             names = list(kwargs.get("column_set", []))
         for name in names:
             built.setdefault(name, set()).add(kind)
+    return built
+
+
+def _check_overrides_applied(
+    expectations: list[dict[str, Any]],
+    notes: list[str],
+    profile: ReferenceProfile,
+    columns: ColumnsSection,
+    rules: ValidationSection,
+) -> None:
+    """Every setting of a column override must shape an expectation (or check) of the suite.
+
+    Raises:
+        SuiteError: Naming the column, the settings and why they cannot apply.
+    """
+    built = _built_kinds(expectations)
     required = set(required_columns(columns, rules))
     for name, override in rules.columns.items():
         if override.ignore:
@@ -516,53 +539,94 @@ def _check_overrides_applied(
         for kind, settings in _override_needs(override).items():
             if kind in built.get(name, set()):
                 continue
-            if rules.is_dropped(kind, name):
-                why = f"{kind} is dropped for this column"
-            elif name not in required:
-                why = (
-                    "the column is not one the config uses (columns.id, timestamp, numeric, "
-                    "categorical, segments), so only its presence in the reference schema is "
-                    "checked"
-                )
-            else:
-                why = next(
-                    (n.split(": ", 1)[1] for n in notes if n.startswith(f"{name}: ")),
-                    f"the suite has no {kind} check for it",
-                )
-                if name not in profile.profiles:
-                    why = (
-                        "the column is not in the reference data, so there is no "
-                        f"reference to derive a {kind} check from; spell it out "
-                        "(allowed_values, min_value/max_value, max_null_share) or use "
-                        "extra_expectations"
-                    )
+            why = _why_not_built(name, kind, notes, profile, required, rules)
             raise SuiteError(
                 f"validation.columns.{name}: {', '.join(settings)} cannot apply: {why}"
             )
+
+
+def _why_not_built(
+    name: str,
+    kind: str,
+    notes: list[str],
+    profile: ReferenceProfile,
+    required: set[str],
+    rules: ValidationSection,
+) -> str:
+    if rules.is_dropped(kind, name):
+        return f"{kind} is dropped for this column"
+    if name not in required:
+        return (
+            "the column is not one the config uses (columns.id, timestamp, numeric, "
+            "categorical, segments), so only its presence in the reference schema is checked"
+        )
+    if name not in profile.profiles:
+        return (
+            "the column is not in the reference data, so there is no reference to derive a "
+            f"{kind} check from; spell it out (allowed_values, min_value/max_value, "
+            "max_null_share) or use extra_expectations"
+        )
+    return next(
+        (n.split(": ", 1)[1] for n in notes if n.startswith(f"{name}: ")),
+        f"the suite has no {kind} check for it",
+    )
+
+
+# -- numeric plausibility bounds -------------------------------------------------------------
+def _uses_log_space(column: ColumnProfile, low: float, high: float, mode: str) -> bool:
+    minimum = column.quantile(0.0)
+    if mode == "never" or minimum is None or minimum <= 0 or low <= 0:
+        return False
+    return mode == "always" or high / low >= 10
+
+
+def _plausible_bounds(
+    column: ColumnProfile, rules: ValidationSection, margin: float
+) -> tuple[float, float, dict[str, Any]] | None:
+    """Pooled extreme quantiles widened by ``margin`` spreads (and a magnitude floor).
+
+    Linear columns widen by ``max(margin × IQR, relative_margin × magnitude)``; a column that
+    starts at (or near) zero in the reference stays non-negative. Log-space columns widen
+    ``log10`` values by ``max(margin × IQR of log10, min_decades)``.
+    """
+    numeric = rules.numeric
+    low_level, high_level = numeric.quantiles
+    a, b = column.quantile(low_level), column.quantile(high_level)
+    q25, q75 = column.quantile(0.25), column.quantile(0.75)
+    if a is None or b is None or q25 is None or q75 is None:
+        return None
+    details: dict[str, Any] = {
+        "quantiles": [low_level, high_level],
+        "reference": [_round(a), _round(b)],
+        "margin": margin,
+    }
+    if _uses_log_space(column, a, b, numeric.log_space):
+        spread = math.log10(q75 / q25) if q25 > 0 else 0.0
+        widen = max(margin * spread, numeric.min_decades)
+        details |= {"space": "log10", "widen_decades": _round(widen)}
+        return 10 ** (math.log10(a) - widen), 10 ** (math.log10(b) + widen), details
+    magnitude = max(abs(a), abs(b))
+    widen = max(margin * (q75 - q25), numeric.relative_margin * magnitude) or 1.0
+    low, high = a - widen, b + widen
+    minimum = column.quantile(0.0)
+    if numeric.keep_sign and minimum is not None and minimum >= 0 and low < 0:
+        low = 0.0  # never negative in the reference: a sign change is not drift
+        details["non_negative"] = True
+    details |= {"space": "linear", "widen": _round(widen)}
+    return low, high, details
 
 
 def _numeric_range(
     name: str, column: ColumnProfile, rules: ValidationSection
 ) -> tuple[float | None, float | None, dict[str, Any]] | None:
     override = rules.columns.get(name)
-    low_level, high_level = rules.numeric.quantiles
-    q_low, q_high = column.quantile(low_level), column.quantile(high_level)
     explicit_low = override.min_value if override else None
     explicit_high = override.max_value if override else None
-    if (q_low is None or q_high is None) and explicit_low is None and explicit_high is None:
-        return None
     margin = override.margin if override and override.margin is not None else rules.numeric.margin
-    low = high = None
-    details: dict[str, Any] = {"quantiles": [low_level, high_level], "margin": margin}
-    if q_low is not None and q_high is not None:
-        span = q_high - q_low
-        if span <= 0:  # a constant column: allow a relative wiggle
-            span = abs(q_high) or 1.0
-        low, high = q_low - margin * span, q_high + margin * span
-        minimum = column.quantile(0.0)
-        if minimum is not None and minimum >= 0 and low < 0:
-            low = 0.0  # never negative in the reference: stays non-negative
-        details["reference"] = [_round(q_low), _round(q_high)]
+    derived = _plausible_bounds(column, rules, margin)
+    if derived is None and explicit_low is None and explicit_high is None:
+        return None
+    low, high, details = derived if derived is not None else (None, None, {"margin": margin})
     if explicit_low is not None:
         low = explicit_low
         details["explicit_min"] = True
@@ -579,6 +643,290 @@ def _numeric_range(
         None if high is None else _round(high),
         details,
     )
+
+
+def _single_signed(column: ColumnProfile) -> bool:
+    """Whether (at least 99% of) the reference values share one sign."""
+    low, high = column.quantile(0.01), column.quantile(0.99)
+    return low is not None and high is not None and (low >= 0 or high <= 0)
+
+
+def _scale_check(
+    name: str, column: ColumnProfile, rules: ValidationSection, notes: list[str]
+) -> dict[str, Any] | None:
+    scale = column.log_scale
+    if scale is None:
+        notes.append(f"{name}: no non-zero values in the reference; no scale check")
+        return None
+    if not _single_signed(column):
+        notes.append(
+            f"{name}: changes sign in the reference (its magnitude is no unit); no scale check"
+        )
+        return None
+    override = rules.columns.get(name)
+    ratio = (
+        override.max_scale_ratio
+        if override is not None and override.max_scale_ratio is not None
+        else rules.scale.max_ratio
+    )
+    return _expectation(
+        SCALE_CHECK,
+        {"column": name},
+        "scale",
+        rules.severity_of("scale", name),
+        median=scale.median,
+        low=scale.low,
+        high=scale.high,
+        sd=scale.sd,
+        max_ratio=ratio,
+        min_rows=rules.scale.min_rows,
+    )
+
+
+# -- per-kind builders ------------------------------------------------------------------------
+def _table_expectations(
+    profile: ReferenceProfile, required: list[str], rules: ValidationSection
+) -> list[dict[str, Any]]:
+    """Required columns (grouped by severity) and the whole column set."""
+    out: list[dict[str, Any]] = []
+    ignored = {c for c, o in rules.columns.items() if o.ignore}
+    if not rules.is_dropped("columns"):
+        groups: dict[str, list[str]] = {}
+        for column in required:
+            if not rules.is_dropped("columns", column):
+                groups.setdefault(rules.severity_of("columns", column), []).append(column)
+        for severity, names in sorted(groups.items()):
+            out.append(
+                _expectation(
+                    COLUMNS_MATCH_SET,
+                    {"column_set": names, "exact_match": False},
+                    "columns",
+                    severity,
+                )
+            )
+    if not rules.is_dropped("column_set"):
+        reference_set = [c for c in profile.columns if c not in ignored]
+        out.append(
+            _expectation(
+                COLUMNS_MATCH_SET,
+                {"column_set": reference_set, "exact_match": True},
+                "column_set",
+                rules.severity_of("column_set"),
+                required=required,
+            )
+        )
+    return out
+
+
+def _null_tolerance(
+    column: str, stats: ColumnProfile, columns: ColumnsSection, rules: ValidationSection
+) -> float:
+    override = rules.columns.get(column)
+    if override is not None and override.max_null_share is not None:
+        return override.max_null_share
+    if column in (columns.id, columns.timestamp):
+        return stats.null_share
+    return stats.null_share + rules.nulls.max_increase
+
+
+def _category_values(
+    column: str, stats: ColumnProfile, rules: ValidationSection
+) -> tuple[list[Any] | None, bool]:
+    override = rules.columns.get(column)
+    if override is not None and override.allowed_values is not None:
+        return list(override.allowed_values), True
+    if stats.categories is None or (stats.distinct or 0) > rules.categories.max_categories:
+        return None, False
+    values = [value for value, _share in stats.categories]
+    if override is not None:
+        values += [v for v in override.extra_values if v not in values]
+    return values, False
+
+
+def _column_expectations(
+    column: str,
+    stats: ColumnProfile,
+    columns: ColumnsSection,
+    rules: ValidationSection,
+    notes: list[str],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Dtype, nulls, range, categories of one column; and its Retrainer checks."""
+    out: list[dict[str, Any] | None] = []
+    checks: list[dict[str, Any]] = []
+    override = rules.columns.get(column)
+    if not rules.is_dropped("dtype", column):
+        out.append(
+            _expectation(
+                DTYPE_IN_LIST,
+                {"column": column, "type_list": accepted_dtypes(stats)},
+                "dtype",
+                rules.severity_of("dtype", column),
+                family=stats.family,
+                reference_dtype=stats.dtype,
+            )
+        )
+    if not rules.is_dropped("not_null", column):
+        allowed = _null_tolerance(column, stats, columns, rules)
+        out.append(
+            _not_null_expectation(column, allowed, rules, reference_null_share=stats.null_share)
+        )
+    if column in columns.numeric and not rules.is_dropped("range", column):
+        bounds = _numeric_range(column, stats, rules)
+        if bounds is None:
+            notes.append(f"{column}: no numeric values in the reference; no range check")
+        else:
+            low, high, details = bounds
+            out.append(_range_expectation(column, low, high, override, rules, **details))
+    if column in columns.numeric and not rules.is_dropped("scale", column):
+        check = _scale_check(column, stats, rules, notes)
+        if check is not None:
+            checks.append(check)
+    categorical = {*columns.categorical, *columns.segments} - set(columns.numeric)
+    if column in categorical and not rules.is_dropped("categories", column):
+        values, explicit = _category_values(column, stats, rules)
+        if values is None:
+            notes.append(
+                f"{column}: {stats.distinct} distinct values in the reference (more than "
+                f"categories.max_categories = {rules.categories.max_categories}); no "
+                "value-set check"
+            )
+        else:
+            out.append(_categories_expectation(column, values, override, rules, explicit))
+    return [e for e in out if e is not None], checks
+
+
+def _unique_id_expectations(
+    profile: ReferenceProfile,
+    columns: ColumnsSection,
+    rules: ValidationSection,
+    required: list[str],
+    notes: list[str],
+) -> list[dict[str, Any]]:
+    id_column = columns.id
+    if (
+        id_column not in required
+        or id_column not in profile.profiles
+        or rules.is_dropped("unique_id")
+    ):
+        return []
+    share = profile.id_duplicate_share
+    if share is not None and share > 0.001:
+        notes.append(
+            f"{id_column}: {share:.1%} of the reference ids repeat within a day; no "
+            "uniqueness check"
+        )
+        return []
+    return [
+        _expectation(UNIQUE, {"column": id_column}, "unique_id", rules.severity_of("unique_id"))
+    ]
+
+
+def row_bounds(
+    profile: ReferenceProfile, rules: ValidationSection
+) -> tuple[float | None, float | None]:
+    """Rows per day a batch may have: Poisson-aware bounds around the reference's days."""
+    from scipy.stats import poisson
+
+    counts = rules.row_count
+    low = high = None
+    if any(v > 0 for v in profile.daily_rows.values()):
+        q_low, q_high = profile.daily_row_quantiles(0.05, 0.95)
+        low = max(1.0, math.floor(min((1 - counts.margin) * q_low, poisson.ppf(5e-4, q_low))))
+        high = float(math.ceil(max(counts.max_growth * q_high, poisson.isf(5e-4, q_high))))
+    if counts.min_rows is not None:
+        low = float(counts.min_rows)
+    if counts.max_rows is not None:
+        high = float(counts.max_rows)
+    return low, high
+
+
+def _row_count_expectation(
+    profile: ReferenceProfile, rules: ValidationSection, notes: list[str]
+) -> tuple[list[dict[str, Any]], list[float | None] | None]:
+    if rules.is_dropped("row_count"):
+        return [], None
+    low, high = row_bounds(profile, rules)
+    if low is None and high is None:
+        low = 1.0  # nothing known about volumes: at least not empty
+        notes.append("no daily row counts in the reference: only an empty batch fails")
+    rows_per_day = [low, high]
+    expectation = _expectation(
+        ROW_COUNT_BETWEEN,
+        {
+            "min_value": {"$PARAMETER": PARAM_MIN_ROWS},
+            "max_value": {"$PARAMETER": PARAM_MAX_ROWS},
+        },
+        "row_count",
+        rules.severity_of("row_count"),
+        rows_per_day=rows_per_day,
+    )
+    return [expectation], rows_per_day
+
+
+def _time_expectations(
+    profile: ReferenceProfile,
+    columns: ColumnsSection,
+    rules: ValidationSection,
+    required: list[str],
+    notes: list[str],
+) -> list[dict[str, Any]]:
+    """Freshness (events inside the partition's day) and monotonic partition dates."""
+    timestamp = columns.timestamp
+    stamp_profile = profile.profiles.get(timestamp)
+    if timestamp not in required:
+        return []
+    if stamp_profile is None or stamp_profile.family != "datetime":
+        notes.append(
+            f"{timestamp}: not a datetime column in the reference; no freshness or "
+            "monotonic-dates check"
+        )
+        return []
+    out = []
+    tolerance = rules.timestamps.tolerance_hours
+    if not rules.is_dropped("freshness"):
+        out.append(
+            _expectation(
+                BETWEEN,
+                {
+                    "column": timestamp,
+                    "min_value": {"$PARAMETER": PARAM_EARLIEST},
+                    "max_value": {"$PARAMETER": PARAM_LATEST},
+                },
+                "freshness",
+                rules.severity_of("freshness"),
+                tolerance_hours=tolerance,
+                max_outside_share=rules.timestamps.max_outside_share,
+            )
+        )
+    if not rules.is_dropped("monotonic_dates"):
+        # a share of late events is tolerated (one replayed row must not block a day);
+        # a partition older than the newest accepted one fails as a whole
+        out.append(
+            _expectation(
+                BETWEEN,
+                {"column": timestamp, "min_value": {"$PARAMETER": PARAM_NOT_BEFORE}},
+                "monotonic_dates",
+                rules.severity_of("monotonic_dates"),
+                tolerance_hours=tolerance,
+                max_late_share=rules.timestamps.max_late_share,
+            )
+        )
+    return out
+
+
+def _extra_expectations(rules: ValidationSection) -> list[dict[str, Any]]:
+    return [
+        _expectation(
+            extra.type,
+            {**extra.kwargs, "column": column},
+            "extra",
+            extra.severity,
+            explicit=True,
+        )
+        for column, override in rules.columns.items()
+        if not override.ignore
+        for extra in override.extra_expectations
+    ]
 
 
 def build_suite(
@@ -605,224 +953,36 @@ def build_suite(
         SuiteError: When an override names an unknown column or does not fit its column.
     """
     _check_overrides(profile, columns, rules)
-    expectations: list[dict[str, Any]] = []
     notes: list[str] = []
     required = required_columns(columns, rules)
-    ignored = {c for c, o in rules.columns.items() if o.ignore}
-
-    # table: required columns (grouped by severity) and the whole column set
-    if not rules.is_dropped("columns"):
-        groups: dict[str, list[str]] = {}
-        for column in required:
-            if rules.is_dropped("columns", column):
-                continue
-            groups.setdefault(rules.severity_of("columns", column), []).append(column)
-        for severity, names in sorted(groups.items()):
-            expectations.append(
-                _expectation(
-                    COLUMNS_MATCH_SET,
-                    {"column_set": names, "exact_match": False},
-                    "columns",
-                    severity,
-                )
-            )
-    if not rules.is_dropped("column_set"):
-        reference_set = [c for c in profile.columns if c not in ignored]
-        expectations.append(
-            _expectation(
-                COLUMNS_MATCH_SET,
-                {"column_set": reference_set, "exact_match": True},
-                "column_set",
-                rules.severity_of("column_set"),
-                required=required,
-            )
-        )
-
-    numeric = set(columns.numeric)
-    categorical = [*columns.categorical, *[s for s in columns.segments if s not in numeric]]
-    categorical = list(dict.fromkeys(c for c in categorical if c not in numeric))
-    strict_nulls = {columns.id, columns.timestamp}
-
+    expectations = _table_expectations(profile, required, rules)
+    checks: list[dict[str, Any]] = []
     for column in required:
         stats = profile.profiles.get(column)
-        override = rules.columns.get(column)
         if stats is None:
-            explicit = _explicit_expectations(column, override, columns, rules)
+            explicit = _explicit_expectations(column, rules.columns.get(column), columns, rules)
             expectations += explicit
             notes.append(
                 f"{column}: not in the reference data; only its presence"
                 + (" and the explicit overrides are checked" if explicit else " is checked")
             )
             continue
-
-        if not rules.is_dropped("dtype", column):
-            expectations.append(
-                _expectation(
-                    DTYPE_IN_LIST,
-                    {"column": column, "type_list": accepted_dtypes(stats)},
-                    "dtype",
-                    rules.severity_of("dtype", column),
-                    family=stats.family,
-                    reference_dtype=stats.dtype,
-                )
-            )
-
-        if not rules.is_dropped("not_null", column):
-            if override is not None and override.max_null_share is not None:
-                allowed = override.max_null_share
-            elif column in strict_nulls:
-                allowed = stats.null_share
-            else:
-                allowed = stats.null_share + rules.nulls.max_increase
-            expectation = _not_null_expectation(
-                column, allowed, rules, reference_null_share=stats.null_share
-            )
-            if expectation is not None:
-                expectations.append(expectation)
-
-        if column in numeric and not rules.is_dropped("range", column):
-            bounds = _numeric_range(column, stats, rules)
-            if bounds is None:
-                notes.append(f"{column}: no numeric values in the reference; no range check")
-            else:
-                low, high, details = bounds
-                expectations.append(
-                    _range_expectation(column, low, high, override, rules, **details)
-                )
-
-        if column in categorical and not rules.is_dropped("categories", column):
-            values: list[Any] | None = None
-            if override is not None and override.allowed_values is not None:
-                values = list(override.allowed_values)
-            elif stats.categories is not None and (stats.distinct or 0) <= (
-                rules.categories.max_categories
-            ):
-                values = [value for value, _share in stats.categories]
-                if override is not None:
-                    values += [v for v in override.extra_values if v not in values]
-            if values is None:
-                notes.append(
-                    f"{column}: {stats.distinct} distinct values in the reference (more than "
-                    f"categories.max_categories = {rules.categories.max_categories}); no "
-                    "value-set check"
-                )
-            else:
-                explicit = override is not None and override.allowed_values is not None
-                expectations.append(
-                    _categories_expectation(column, values, override, rules, explicit)
-                )
-
-    id_column = columns.id
-    if (
-        id_column in required
-        and id_column in profile.profiles
-        and not rules.is_dropped("unique_id")
-    ):
-        share = profile.id_duplicate_share
-        if share is not None and share > 0.001:
-            notes.append(
-                f"{id_column}: {share:.1%} of the reference ids repeat within a day; no "
-                "uniqueness check"
-            )
-        else:
-            expectations.append(
-                _expectation(
-                    UNIQUE, {"column": id_column}, "unique_id", rules.severity_of("unique_id")
-                )
-            )
-
-    rows_per_day: list[float] | None = None
-    if not rules.is_dropped("row_count"):
-        low = high = None
-        if profile.daily_rows:
-            q_low, q_high = profile.daily_row_quantiles(0.1, 0.9)
-            low = (1 - rules.row_count.margin) * q_low
-            high = (1 + rules.row_count.margin) * q_high
-        if rules.row_count.min_rows is not None:
-            low = float(rules.row_count.min_rows)
-        if rules.row_count.max_rows is not None:
-            high = float(rules.row_count.max_rows)
-        if low is None and high is None:
-            low = 1.0  # nothing known about volumes: at least not empty
-            notes.append("no daily row counts in the reference: only an empty batch fails")
-        rows_per_day = [
-            None if low is None else round(low, 3),
-            None if high is None else round(high, 3),
-        ]
-        expectations.append(
-            _expectation(
-                ROW_COUNT_BETWEEN,
-                {
-                    "min_value": {"$PARAMETER": PARAM_MIN_ROWS},
-                    "max_value": {"$PARAMETER": PARAM_MAX_ROWS},
-                },
-                "row_count",
-                rules.severity_of("row_count"),
-                rows_per_day=rows_per_day,
-            )
-        )
-
-    timestamp = columns.timestamp
-    stamp_profile = profile.profiles.get(timestamp)
-    timezone = stamp_profile.timezone if stamp_profile else None
-    if stamp_profile is not None and stamp_profile.family == "datetime" and timestamp in required:
-        if not rules.is_dropped("freshness"):
-            share = rules.timestamps.max_outside_share
-            kwargs = {
-                "column": timestamp,
-                "min_value": {"$PARAMETER": PARAM_EARLIEST},
-                "max_value": {"$PARAMETER": PARAM_LATEST},
-            }
-            if share > 0:
-                kwargs["mostly"] = round(1.0 - share, 6)
-            expectations.append(
-                _expectation(
-                    BETWEEN,
-                    kwargs,
-                    "freshness",
-                    rules.severity_of("freshness"),
-                    tolerance_hours=rules.timestamps.tolerance_hours,
-                    max_outside_share=share,
-                )
-            )
-        if not rules.is_dropped("monotonic_dates"):
-            # a share of late events is tolerated (one replayed row must not block a day);
-            # a partition older than the newest accepted one fails as a whole
-            share = rules.timestamps.max_late_share
-            kwargs = {"column": timestamp, "min_value": {"$PARAMETER": PARAM_NOT_BEFORE}}
-            if share > 0:
-                kwargs["mostly"] = round(1.0 - share, 6)
-            expectations.append(
-                _expectation(
-                    BETWEEN,
-                    kwargs,
-                    "monotonic_dates",
-                    rules.severity_of("monotonic_dates"),
-                    tolerance_hours=rules.timestamps.tolerance_hours,
-                    max_late_share=share,
-                )
-            )
-    elif timestamp in required:
+        built, own = _column_expectations(column, stats, columns, rules, notes)
+        expectations += built
+        checks += own
+    expectations += _unique_id_expectations(profile, columns, rules, required, notes)
+    row_count, rows_per_day = _row_count_expectation(profile, rules, notes)
+    expectations += row_count
+    expectations += _time_expectations(profile, columns, rules, required, notes)
+    expectations += _extra_expectations(rules)
+    _check_overrides_applied([*expectations, *checks], notes, profile, columns, rules)
+    if profile.excluded_days:
         notes.append(
-            f"{timestamp}: not a datetime column in the reference; no freshness or "
-            "monotonic-dates check"
+            f"{len(profile.excluded_days)} reference day(s) left out as broken: "
+            + "; ".join(f"{d}: {why}" for d, why in list(profile.excluded_days.items())[:5])
+            + (" ..." if len(profile.excluded_days) > 5 else "")
         )
-
-    for column, override in rules.columns.items():
-        if override.ignore:
-            continue
-        for extra in override.extra_expectations:
-            expectations.append(
-                _expectation(
-                    extra.type,
-                    {**extra.kwargs, "column": column},
-                    "extra",
-                    extra.severity,
-                    explicit=True,
-                )
-            )
-    _check_overrides_applied(expectations, notes, profile, columns, rules)
-
+    stamp_profile = profile.profiles.get(columns.timestamp)
     meta = {
         "great_expectations_version": _gx_version(),
         "retrainer": {
@@ -830,11 +990,13 @@ def build_suite(
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "source": dict(source or {}),
             "rules_fingerprint": rules_fingerprint(columns, rules),
-            "id_column": id_column,
-            "timestamp_column": timestamp,
-            "timestamp_timezone": timezone,
+            "alpha": rules.alpha,
+            "id_column": columns.id,
+            "timestamp_column": columns.timestamp,
+            "timestamp_timezone": stamp_profile.timezone if stamp_profile else None,
             "timestamp_tolerance_hours": rules.timestamps.tolerance_hours,
             "rows_per_day": rows_per_day,
+            "checks": checks,
             "notes": notes,
             "profile": profile.to_dict(),
         },
