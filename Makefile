@@ -37,12 +37,12 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src flows tasks deployments tests benchmarks
-	$(BIN)/ruff format --check src flows tasks deployments tests benchmarks
+	$(BIN)/ruff check src deployments tests benchmarks
+	$(BIN)/ruff format --check src deployments tests benchmarks
 
 format: $(STAMP)
-	$(BIN)/ruff format src flows tasks deployments tests benchmarks
-	$(BIN)/ruff check --fix src flows tasks deployments tests benchmarks
+	$(BIN)/ruff format src deployments tests benchmarks
+	$(BIN)/ruff check --fix src deployments tests benchmarks
 
 # Regenerate the lock after changing dependencies in pyproject.toml.
 lock: $(BIN)/python

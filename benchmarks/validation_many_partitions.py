@@ -84,7 +84,7 @@ def _timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
 
 def run_flow(config: Path) -> dict[str, Any]:
     """The validation flow over every pending partition (the reference days included)."""
-    from flows.validate import validate_data
+    from retrainer.flows.validate import validate_data
 
     result, seconds = _timed(validate_data, config=str(config))
     return {**result, "wall_seconds": seconds}

@@ -12,12 +12,8 @@ working directory, where ``retrainer.yaml`` is.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from deployments.definitions import runner_deployments
+from retrainer.deployments import runner_deployments
 
 
 def main(argv: list[str] | None = None) -> None:

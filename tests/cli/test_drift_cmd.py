@@ -25,7 +25,7 @@ def _own_mlflow_store():
 @pytest.fixture(scope="module")
 def trained(prefect_api, tmp_path_factory) -> Path:
     """The ``sudden`` stream (incomes drop on 2026-03-02), champion trained as of 2026-02-20."""
-    from flows.train import train
+    from retrainer.flows.train import train
     from retrainer.simulate import simulate
 
     forget_mlflow_store()

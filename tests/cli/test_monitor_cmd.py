@@ -37,7 +37,7 @@ def _own_mlflow_store():
 @pytest.fixture(scope="module")
 def scored(prefect_api, tmp_path_factory) -> Path:
     """concept_sudden (drift from 2026-03-02), champion trained as of 2026-02-20, scored."""
-    from flows.train import train
+    from retrainer.flows.train import train
 
     config = _project(tmp_path_factory.mktemp("cli"), "concept_sudden", 75, 300)
     train(config=str(config), as_of="2026-02-20")

@@ -67,7 +67,7 @@ def test_local_gate_waiting_for_approval_is_approved_from_the_cli(make_project, 
             "promotion": {"auto_promote": True},
         },
     )
-    from flows.train import train
+    from retrainer.flows.train import train
 
     assert train(config=str(path))["promoted"]
     # a version trained without its gate is no finding (exit 0): the gate is still pending

@@ -3,21 +3,23 @@
 import inspect
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
-from deployments.definitions import (
-    PREFECT_YAML,
+from retrainer.deployments.definitions import (
     DeploymentSpecError,
     deployment_specs,
     runner_deployments,
 )
 
+PREFECT_YAML = Path(__file__).resolve().parents[2] / "prefect.yaml"
+
 
 def test_every_deployment_loads_with_parameters_its_flow_accepts():
     # given prefect.yaml as workers and `deployments/serve.py` read it
     specs = {spec["name"]: spec for spec in deployment_specs(PREFECT_YAML)}
-    built = {d.name: d for d in runner_deployments()}
+    built = {d.name: d for d in runner_deployments(PREFECT_YAML)}
 
     # then every deployment's entrypoint loads, and every parameter (default or per
     # schedule) is one its flow takes
@@ -40,7 +42,7 @@ def test_every_deployment_loads_with_parameters_its_flow_accepts():
 
 def test_an_unknown_deployment_name_is_named():
     with pytest.raises(DeploymentSpecError, match="unknown deployment"):
-        runner_deployments(names=["retrain-everything"])
+        runner_deployments(PREFECT_YAML, names=["retrain-everything"])
 
 
 @pytest.mark.slow
@@ -50,7 +52,7 @@ def test_a_drift_event_creates_a_train_run_with_reason_and_event_id(prefect_api)
     from prefect.events import emit_event
 
     # given the train deployment applied with its triggers to a real Prefect API
-    (deployment,) = runner_deployments(names=["train"])
+    (deployment,) = runner_deployments(PREFECT_YAML, names=["train"])
     deployment.name = f"train-{uuid.uuid4().hex[:8]}"
     deployment_id = deployment.apply()
     try:

@@ -37,7 +37,7 @@ def _own_mlflow_store():
 
 @pytest.fixture(scope="module")
 def trained(prefect_api, tmp_path_factory) -> Path:
-    from flows.train import train
+    from retrainer.flows.train import train
 
     forget_mlflow_store()
     path = _write_project(tmp_path_factory.mktemp("drift"))
@@ -48,7 +48,7 @@ def trained(prefect_api, tmp_path_factory) -> Path:
 def _champion_run_artifacts(config: Path) -> Path:
     from retrainer.project import Project
     from retrainer.registry.tracking import configure_mlflow
-    from tasks.training import registry_for
+    from retrainer.tasks.training import registry_for
 
     project = Project.load(config)
     configure_mlflow(project)
@@ -78,7 +78,7 @@ def test_the_train_flow_logs_the_drift_baseline_with_the_version(trained):
 def test_no_drift_before_and_income_drift_after_with_event_mlflow_run_and_report(trained):
     import mlflow
 
-    from flows.drift import check_drift
+    from retrainer.flows.drift import check_drift
 
     # given a week before the income drop and a week after it
     before = check_drift(config=str(trained), current=BEFORE)
@@ -123,7 +123,7 @@ def test_no_drift_before_and_income_drift_after_with_event_mlflow_run_and_report
 
 
 def test_a_repeated_check_of_the_same_window_emits_the_same_event_id(trained):
-    from flows.drift import check_drift
+    from retrainer.flows.drift import check_drift
 
     first = check_drift(config=str(trained), current=AFTER)
     second = check_drift(config=str(trained), current=AFTER)
@@ -138,8 +138,8 @@ def test_a_repeated_check_of_the_same_window_emits_the_same_event_id(trained):
 def test_a_quarantined_day_is_not_read_and_the_report_says_so(trained, tmp_path):
     import shutil
 
-    from flows.drift import check_drift
     from retrainer.data import DataCatalog
+    from retrainer.flows.drift import check_drift
     from retrainer.project import Project
 
     # given a copy of the project whose 2026-03-04 batch is quarantined
@@ -160,7 +160,7 @@ def test_a_quarantined_day_is_not_read_and_the_report_says_so(trained, tmp_path)
 
 
 def test_a_version_without_a_logged_baseline_gets_one_rebuilt_from_its_window(trained, tmp_path):
-    from flows.drift import check_drift
+    from retrainer.flows.drift import check_drift
 
     # given a champion whose run has no baseline artifact (a version trained before
     # baselines were logged)
@@ -180,7 +180,7 @@ def test_a_version_without_a_logged_baseline_gets_one_rebuilt_from_its_window(tr
 
 
 def test_a_production_window_baseline_works_without_a_champion(prefect_api, tmp_path):
-    from flows.drift import check_drift
+    from retrainer.flows.drift import check_drift
 
     # given a project with data but no model yet
     config = _write_project(tmp_path / "fresh", model_name="not-trained-yet")
@@ -212,7 +212,7 @@ def _blank_column(project_dir: Path, column: str, window: str) -> None:
 def test_a_feature_without_values_in_the_window_is_a_no_data_finding(trained, tmp_path):
     import shutil
 
-    from flows.drift import check_drift
+    from retrainer.flows.drift import check_drift
 
     # given a copy of the project where employment_years has no values in the clean week
     project_dir = tmp_path / "blank"

@@ -19,8 +19,8 @@ pytestmark = pytest.mark.slow
 
 def _trained_project(root: Path, scenario, rows_per_day: int, days: int = 75) -> Path:
     """Demo config on a simulated stream, a fast estimator, trained and fully scored."""
-    from flows.score import score_batch
-    from flows.train import train
+    from retrainer.flows.score import score_batch
+    from retrainer.flows.train import train
     from retrainer.simulate import simulate
 
     forget_mlflow_store()
@@ -80,7 +80,7 @@ def segment_project(prefect_api, tmp_path_factory) -> Path:
 
 
 def test_concept_drift_shows_in_realised_performance_once_labels_land(concept_project):
-    from flows.monitor import monitor_performance
+    from retrainer.flows.monitor import monitor_performance
 
     # given labels known up to day 67: the window's days 60..67 are labelled and drifted
     result = monitor_performance(
@@ -102,7 +102,7 @@ def test_concept_drift_shows_in_realised_performance_once_labels_land(concept_pr
 
 
 def test_pure_concept_drift_is_not_visible_before_labels_land(concept_project):
-    from flows.monitor import monitor_performance
+    from retrainer.flows.monitor import monitor_performance
 
     # given as of day 65: the drifted days 60..65 have no labels yet
     result = monitor_performance(config=str(concept_project), days=14, as_of="2026-03-07")
@@ -122,7 +122,7 @@ def test_pure_concept_drift_is_not_visible_before_labels_land(concept_project):
 def test_drift_that_moves_scores_shows_in_estimated_performance_before_labels(
     recession_project,
 ):
-    from flows.monitor import monitor_performance
+    from retrainer.flows.monitor import monitor_performance
 
     # given as of day 65: labels cover days 52..58 (before the drift), days 59..65 are
     # unlabelled and six of them drifted
@@ -145,7 +145,7 @@ def test_drift_that_moves_scores_shows_in_estimated_performance_before_labels(
 
 
 def test_segment_degradation_is_caught_and_named(segment_project):
-    from flows.monitor import monitor_performance
+    from retrainer.flows.monitor import monitor_performance
     from retrainer.project import Project
     from retrainer.registry.tracking import configure_mlflow
 

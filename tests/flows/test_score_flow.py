@@ -19,7 +19,7 @@ def _project(root: Path, days: int = 30, rows_per_day: int = 150) -> Path:
 
 @pytest.fixture(scope="module")
 def trained(prefect_api, tmp_path_factory) -> Path:
-    from flows.train import train
+    from retrainer.flows.train import train
 
     config = _project(tmp_path_factory.mktemp("score"))
     train(config=str(config), as_of="2026-01-25")
@@ -34,8 +34,8 @@ def _own_mlflow_store():
 
 
 def test_scoring_writes_prediction_partitions_with_segments(trained):
-    from flows.score import score_batch
     from retrainer.data import DataCatalog
+    from retrainer.flows.score import score_batch
     from retrainer.project import Project
 
     # when the champion scores one date
@@ -58,8 +58,8 @@ def test_scoring_writes_prediction_partitions_with_segments(trained):
 
 
 def test_default_scores_only_partitions_not_yet_scored(trained):
-    from flows.score import score_batch
     from retrainer.data import DataCatalog
+    from retrainer.flows.score import score_batch
     from retrainer.project import Project
 
     catalog = DataCatalog.for_project(Project.load(trained))
@@ -79,8 +79,8 @@ def test_default_scores_only_partitions_not_yet_scored(trained):
 
 
 def test_without_a_champion_scoring_fails_clearly(prefect_api, tmp_path):
-    from flows.score import score_batch
-    from tasks.monitoring import MonitoringError
+    from retrainer.flows.score import score_batch
+    from retrainer.tasks.monitoring import MonitoringError
 
     config = _project(tmp_path, days=3, rows_per_day=20)
 

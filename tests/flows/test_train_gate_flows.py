@@ -13,8 +13,8 @@ import pytest
 import yaml
 from support import read_event
 
-from flows.gate import evaluate_gates
-from flows.train import train
+from retrainer.flows.gate import evaluate_gates
+from retrainer.flows.train import train
 from retrainer.project import Project
 from retrainer.registry.models import CHALLENGER, CHAMPION, ModelRegistry
 from retrainer.registry.tracking import configure_mlflow
@@ -200,7 +200,7 @@ def test_equal_models_do_not_win_on_noise(stale_champion):
 
 
 def test_human_approval_pauses_the_gate_until_a_reviewer_answers(stale_champion):
-    from tasks.approval import approve_version
+    from retrainer.tasks.approval import approve_version
 
     path, _ = stale_champion
     result = train(config=str(path), as_of="2026-03-31", window="fixed:14", gate=False)
@@ -441,14 +441,14 @@ def test_a_version_without_recorded_holdout_fails_unless_the_fallback_is_allowed
 def test_a_local_approval_records_the_verdict_on_the_gate_run_and_emits_it(
     make_project, monkeypatch
 ):
-    from tasks.approval import approve_version
+    from retrainer.tasks.approval import approve_version
 
     # given a first version whose gate ran where it could not pause (a local API): its
     # automatic checks passed and it waits for a person
     path, _ = make_project("stable", days=45)
     version = train(config=str(path), gate=False)["version"]
     with monkeypatch.context() as local:
-        local.setattr("flows.gate.prefect_api_is_shared", lambda: False)
+        local.setattr("retrainer.flows.gate.prefect_api_is_shared", lambda: False)
         waiting = evaluate_gates(config=str(path), version=version, require_approval=True)
     assert waiting["status"] == "awaiting_approval"
     assert waiting["event_id"] is None

@@ -67,7 +67,7 @@ def _own_mlflow_store(monkeypatch):
 @pytest.fixture(scope="module")
 def validated(prefect_api, tmp_path_factory):
     """The project after one pending-mode validation run, and that run's result."""
-    from flows.validate import validate_data
+    from retrainer.flows.validate import validate_data
 
     config = _project(tmp_path_factory.mktemp("validate"))
     os.environ.pop("MLFLOW_TRACKING_URI", None)
@@ -184,7 +184,7 @@ def test_events_carry_the_failed_expectations(validated):
 
 
 def test_a_second_pending_run_has_nothing_to_validate(validated):
-    from flows.validate import validate_data
+    from retrainer.flows.validate import validate_data
 
     config, _ = validated
 
@@ -260,7 +260,7 @@ def test_the_run_publishes_a_markdown_artifact_of_failed_expectations(validated)
 @pytest.fixture(scope="module")
 def trained(validated):
     """The validated project after training on everything known at the end of the stream."""
-    from flows.train import train
+    from retrainer.flows.train import train
 
     config, _ = validated
     os.environ.pop("MLFLOW_TRACKING_URI", None)
@@ -301,7 +301,7 @@ def test_a_quarantined_batch_is_never_read_by_the_train_flow(trained):
 def test_the_suite_logged_with_the_champion_validates_later_batches(trained):
     import mlflow
 
-    from flows.validate import validate_data
+    from retrainer.flows.validate import validate_data
     from retrainer.validation import ValidationSuite
 
     config, result = trained
@@ -329,7 +329,7 @@ def test_the_suite_logged_with_the_champion_validates_later_batches(trained):
 
 
 def test_release_puts_the_batch_back_and_pending_runs_leave_it(validated):
-    from flows.validate import release_quarantined, validate_data
+    from retrainer.flows.validate import release_quarantined, validate_data
 
     config, _ = validated
     _, catalog = _catalog(config)
@@ -351,7 +351,7 @@ def test_release_puts_the_batch_back_and_pending_runs_leave_it(validated):
 
 
 def test_a_partition_arriving_after_a_newer_one_was_accepted_is_rejected(validated):
-    from flows.validate import validate_data
+    from retrainer.flows.validate import validate_data
 
     config, _ = validated
     _, catalog = _catalog(config)
@@ -397,8 +397,8 @@ def screened(prefect_api, tmp_path_factory):
     null-burst day among them. ``skip`` and ``allow`` leave the ledger as it is, so they run
     first; ``validate`` validates the pending days.
     """
-    from flows.train import train
-    from flows.validate import validate_data
+    from retrainer.flows.train import train
+    from retrainer.flows.validate import validate_data
     from retrainer.simulate import simulate, write_simulation
 
     root = tmp_path_factory.mktemp("screened")
@@ -516,8 +516,8 @@ def test_validate_checks_pending_partitions_first_and_leaves_out_the_broken_one(
 
 
 def test_releasing_an_invalid_batch_left_in_place_lets_training_read_it(screened):
-    from flows.train import train
-    from flows.validate import release_quarantined
+    from retrainer.flows.train import train
+    from retrainer.flows.validate import release_quarantined
 
     configs, _ = screened
     config = configs["skip"]

@@ -40,7 +40,7 @@ def waiting_version(tmp_path, monkeypatch) -> tuple[Project, str]:
 
 
 def test_approving_a_waiting_version_promotes_it_and_emits_model_promoted(waiting_version):
-    from tasks.approval import approve_version
+    from retrainer.tasks.approval import approve_version
 
     project, version = waiting_version
 

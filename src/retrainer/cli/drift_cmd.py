@@ -78,7 +78,7 @@ def drift(
         fail_usage("give either --current or --days, not both", as_json=as_json)
     from retrainer.data import as_date
     from retrainer.monitoring.window import parse_window
-    from tasks.drift import DriftCheckError, parse_baseline_option
+    from retrainer.tasks.drift import DriftCheckError, parse_baseline_option
 
     try:
         if current is not None:
@@ -89,9 +89,9 @@ def drift(
     except (ValueError, DriftCheckError) as exc:
         fail_usage(str(exc), as_json=as_json)
 
-    from flows.drift import check_drift
     from retrainer.data import DataReadError, StorageError
     from retrainer.drift import ProfileError
+    from retrainer.flows.drift import check_drift
 
     console = out_console(as_json)
     try:

@@ -51,8 +51,8 @@ def gate(
     Exit 0 when the gate passed, 1 when it failed or waits for approval, 2 on a usage error.
     """
     project = load_project(config, as_json=as_json)
-    from flows.gate import evaluate_gates
-    from tasks.gating import GateSetupError
+    from retrainer.flows.gate import evaluate_gates
+    from retrainer.tasks.gating import GateSetupError
 
     try:
         result = evaluate_gates(
@@ -104,7 +104,7 @@ def approve(
     """
     project = load_project(config, as_json=as_json)
     from retrainer.registry.tracking import configure_mlflow
-    from tasks.approval import ApprovalError, approve_version
+    from retrainer.tasks.approval import ApprovalError, approve_version
 
     configure_mlflow(project)
     try:

@@ -72,11 +72,11 @@ def monitor(
     except ValueError as exc:
         fail_usage(str(exc), as_json=as_json)
 
-    from flows.monitor import monitor_performance
     from retrainer.data import DataReadError, StorageError
+    from retrainer.flows.monitor import monitor_performance
     from retrainer.monitoring import MonitoringInputError, PredictionSchemaError
     from retrainer.progress import progress_bars
-    from tasks.monitoring import MonitoringError
+    from retrainer.tasks.monitoring import MonitoringError
 
     console = out_console(as_json)
     try:

@@ -62,11 +62,11 @@ def score(
             except ValueError as exc:
                 fail_usage(f"{name}: {exc}", as_json=as_json)
 
-    from flows.score import score_batch
     from retrainer.data import DataReadError, StorageError
+    from retrainer.flows.score import score_batch
     from retrainer.monitoring import PredictionSchemaError
     from retrainer.progress import progress_bars
-    from tasks.monitoring import MonitoringError
+    from retrainer.tasks.monitoring import MonitoringError
 
     try:
         with progress_bars(enabled=not as_json):

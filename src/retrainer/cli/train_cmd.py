@@ -85,7 +85,7 @@ def train(
     # before the flow: it creates the MLflow store under state_dir before it reads any data
     _check_training_data(project, as_of, as_json)
 
-    from flows.train import train as train_flow
+    from retrainer.flows.train import train as train_flow
     from retrainer.progress import progress_bars
     from retrainer.training.trainer import TrainingDataError
 

@@ -159,10 +159,10 @@ def _release(
 ) -> None:
     """Release without a flow run (a release must not wait for a server to start)."""
     project = load_project(config, as_json=as_json)
-    from flows.gate import prefect_api_is_shared
     from retrainer import events
     from retrainer.data import QuarantineError
-    from tasks.validation import release_held
+    from retrainer.tasks.events import prefect_api_is_shared
+    from retrainer.tasks.validation import release_held
 
     start, end = span if span else (None, None)
     try:
@@ -171,7 +171,7 @@ def _release(
         fail_usage(str(exc), as_json=as_json)
     event_id = None
     if prefect_api_is_shared():  # automations live there; the ephemeral API has no listener
-        from tasks.events import emit
+        from retrainer.tasks.events import emit
 
         event_id = emit(events.DATA_RELEASED, project.model_name, result, batch=result["batch"])
     result = {**result, "event": events.DATA_RELEASED, "event_id": event_id}
@@ -319,10 +319,10 @@ def validate(
         raise typer.Exit(ExitCode.OK)
 
     project = load_project(config, as_json=as_json)
-    from flows.validate import validate_data
+    from retrainer.flows.validate import validate_data
     from retrainer.progress import progress_bars
+    from retrainer.tasks.validation import ValidationRequestError
     from retrainer.validation import SuiteError
-    from tasks.validation import ValidationRequestError
 
     try:
         with (

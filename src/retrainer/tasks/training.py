@@ -65,7 +65,7 @@ def load_labelled_data(
     """Every feature row joined with the labels known by ``as_of``, bad batches left out.
 
     Quarantined partitions are not in the table; ``exclude`` (from
-    :func:`tasks.validation.screen_training_partitions`) names the partitions that are but
+    :func:`retrainer.tasks.validation.screen_training_partitions`) names the partitions that are but
     must not be read (invalid, or never validated), each with the reason, kept as lineage in
     :attr:`LabelledWindow.excluded`.
     """

@@ -41,3 +41,14 @@ def emit(
         logger.warning("event %s for %s was not emitted (no Prefect API?)", event, model_name)
         return None
     return str(emitted.id)
+
+
+def prefect_api_is_shared() -> bool:
+    """Whether runs talk to a Prefect server others can reach (not the ephemeral one).
+
+    A paused run can only be resumed from another process through a shared API, and events
+    emitted to the ephemeral API of a local run reach no automation.
+    """
+    from prefect.settings import get_current_settings
+
+    return bool(get_current_settings().api.url)

@@ -10,8 +10,8 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from retrainer import events
-from tasks.events import emit
-from tasks.monitoring import (
+from retrainer.tasks.events import emit
+from retrainer.tasks.monitoring import (
     compute_report,
     load_champion_model,
     load_predictions_with_labels,
@@ -21,7 +21,7 @@ from tasks.monitoring import (
     publish_report,
     write_html_report,
 )
-from tasks.project import configure_tracking, load_project
+from retrainer.tasks.project import configure_tracking, load_project
 
 
 @flow(name="monitor-performance", log_prints=True)

@@ -10,7 +10,7 @@ from retrainer import events
 from retrainer.project import Project
 from retrainer.registry.lineage import TAG_GATE
 from retrainer.registry.models import CHAMPION, TAG_PREFIX, RegistryError
-from tasks.gating import record_human_decision, registry_for
+from retrainer.tasks.gating import record_human_decision, registry_for
 
 
 class ApprovalError(Exception):
@@ -21,7 +21,7 @@ def _paused_run(flow_run_id: str) -> Any | None:
     """The paused gate run, if the shared Prefect API knows it and it is still paused."""
     from prefect import get_client
 
-    from flows.gate import prefect_api_is_shared
+    from retrainer.tasks.events import prefect_api_is_shared
 
     if not prefect_api_is_shared():
         return None
@@ -120,8 +120,7 @@ def _emit_gate_decision(
     The payload is the gate flow's, plus the reviewer. Like ``_emit_promoted``, only through
     a shared Prefect API.
     """
-    from flows.gate import prefect_api_is_shared
-    from tasks.events import emit
+    from retrainer.tasks.events import emit, prefect_api_is_shared
 
     if not prefect_api_is_shared():
         return None
@@ -155,8 +154,7 @@ def _emit_promoted(
     Only through a shared Prefect API: automations live there, and emitting to the ephemeral
     API of a local run would start a server that nobody listens to.
     """
-    from flows.gate import prefect_api_is_shared
-    from tasks.events import emit
+    from retrainer.tasks.events import emit, prefect_api_is_shared
 
     if not prefect_api_is_shared():
         return None

@@ -14,8 +14,8 @@ from prefect.runtime import flow_run
 
 from retrainer import events
 from retrainer.registry.models import TAG_PREFIX
-from tasks.events import emit
-from tasks.gating import (
+from retrainer.tasks.events import emit, prefect_api_is_shared
+from retrainer.tasks.gating import (
     collect_evidence,
     gate_status,
     judge,
@@ -24,7 +24,7 @@ from tasks.gating import (
     registry_for,
     resolve_models,
 )
-from tasks.project import configure_tracking, load_project
+from retrainer.tasks.project import configure_tracking, load_project
 
 APPROVAL_KEY_PREFIX = "gate-approval"
 
@@ -35,16 +35,6 @@ class GateApproval(RunInput):
     approve: bool
     reviewer: str
     comment: str = ""
-
-
-def prefect_api_is_shared() -> bool:
-    """Whether runs talk to a Prefect server others can reach (not the ephemeral one).
-
-    A paused run can only be resumed from another process through a shared API.
-    """
-    from prefect.settings import get_current_settings
-
-    return bool(get_current_settings().api.url)
 
 
 def _wait_for_approval(project: Any, version: str, timeout_seconds: int) -> GateApproval | None:

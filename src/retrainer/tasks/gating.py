@@ -400,7 +400,7 @@ def record_gate(
     """Log the gate in MLflow (run + artifacts), tag the version, publish a Prefect artifact."""
     import mlflow
 
-    from tasks.artifacts import publish_markdown
+    from retrainer.tasks.artifacts import publish_markdown
 
     status = gate_status(report)
     document = {

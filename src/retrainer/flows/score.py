@@ -10,13 +10,13 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from retrainer.data import DataCatalog
-from tasks.monitoring import (
+from retrainer.tasks.monitoring import (
     MonitoringError,
     load_champion_model,
     partitions_to_score,
     score_partitions,
 )
-from tasks.project import configure_tracking, load_project
+from retrainer.tasks.project import configure_tracking, load_project
 
 
 @flow(name="score-batch", log_prints=True)

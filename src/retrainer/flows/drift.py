@@ -10,7 +10,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from retrainer import events
-from tasks.drift import (
+from retrainer.tasks.drift import (
     drift_window,
     load_baseline,
     log_drift_run,
@@ -19,8 +19,8 @@ from tasks.drift import (
     run_drift_check,
     write_drift_report,
 )
-from tasks.events import emit
-from tasks.project import configure_tracking, load_project
+from retrainer.tasks.events import emit
+from retrainer.tasks.project import configure_tracking, load_project
 
 
 @flow(name="check-drift", log_prints=True)

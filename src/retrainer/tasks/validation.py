@@ -24,6 +24,8 @@ from retrainer.data import DataCatalog, DataReadError, QuarantineError, as_date
 from retrainer.progress import track
 from retrainer.project import Project
 from retrainer.registry.tracking import configure_mlflow, resolve_tracking
+from retrainer.tasks.artifacts import artifact_key, publish_markdown
+from retrainer.tasks.events import emit
 from retrainer.validation import (
     BatchInput,
     BatchValidation,
@@ -48,8 +50,6 @@ from retrainer.validation.store import (
     partition_row_counts,
     resolve_suite,
 )
-from tasks.artifacts import artifact_key, publish_markdown
-from tasks.events import emit
 
 _PARTITION_IN_PATH = re.compile(r"date=(\d{4}-\d{2}-\d{2})")
 CHUNK_ROWS = 200_000

@@ -11,11 +11,10 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from retrainer import events
-from retrainer.training.windows import parse_window_option
-from tasks.drift import log_drift_baseline
-from tasks.events import emit
-from tasks.project import configure_tracking, load_project
-from tasks.training import (
+from retrainer.tasks.drift import log_drift_baseline
+from retrainer.tasks.events import emit
+from retrainer.tasks.project import configure_tracking, load_project
+from retrainer.tasks.training import (
     evaluate_holdout,
     fit,
     load_champion,
@@ -23,7 +22,8 @@ from tasks.training import (
     prepare_training_set,
     register_model,
 )
-from tasks.validation import log_validation_suite, screen_training_partitions
+from retrainer.tasks.validation import log_validation_suite, screen_training_partitions
+from retrainer.training.windows import parse_window_option
 
 
 @flow(name="train", log_prints=True)
@@ -46,7 +46,8 @@ def train(
         event_id: Id of the triggering event, recorded as lineage.
         gate: Run the gate flow on the new version right away (the first version of a model
             becomes champion when it passes its absolute bounds and sanity checks).
-        promote: Promote when the gate passes (default: see ``flows.gate.evaluate_gates``).
+        promote: Promote when the gate passes (default: see
+            ``retrainer.flows.gate.evaluate_gates``).
 
     Returns:
         The registered version, its URIs, holdout metrics and lineage.
@@ -101,7 +102,7 @@ def train(
         version=result["version"],
     )
     if gate:
-        from flows.gate import evaluate_gates
+        from retrainer.flows.gate import evaluate_gates
 
         gate_result = evaluate_gates(
             config=config, version=result["version"], as_of=as_of, promote=promote

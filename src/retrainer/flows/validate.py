@@ -12,15 +12,15 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 from prefect.utilities.annotations import quote
 
-from retrainer.validation.diagnosis import diagnose
-from tasks.project import configure_tracking, load_project
-from tasks.validation import (
+from retrainer.tasks.project import configure_tracking, load_project
+from retrainer.tasks.validation import (
     publish_validation_summary,
     release,
     resolve_validation_suite,
     select_partitions,
     validate_and_record,
 )
+from retrainer.validation.diagnosis import diagnose
 
 
 def _empty(mode: str, **extra: Any) -> dict[str, Any]:

@@ -36,9 +36,9 @@ from retrainer.monitoring.window import MonitoringWindow, resolve_window
 from retrainer.project import Project
 from retrainer.registry.lineage import load_model
 from retrainer.registry.models import CHAMPION
-from tasks.artifacts import artifact_key, publish_markdown
-from tasks.reporting import MetricLog, log_report_run, metric_key, write_report_files
-from tasks.training import registry_for
+from retrainer.tasks.artifacts import artifact_key, publish_markdown
+from retrainer.tasks.reporting import MetricLog, log_report_run, metric_key, write_report_files
+from retrainer.tasks.training import registry_for
 
 
 class DriftCheckError(Exception):

@@ -31,9 +31,9 @@ from retrainer.progress import track
 from retrainer.project import Project
 from retrainer.registry.lineage import load_model
 from retrainer.registry.models import CHAMPION
-from tasks.artifacts import artifact_key, publish_markdown
-from tasks.reporting import MetricLog, log_report_run, metric_key, write_report_files
-from tasks.training import registry_for
+from retrainer.tasks.artifacts import artifact_key, publish_markdown
+from retrainer.tasks.reporting import MetricLog, log_report_run, metric_key, write_report_files
+from retrainer.tasks.training import registry_for
 
 
 class MonitoringError(Exception):

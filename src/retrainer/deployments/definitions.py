@@ -1,9 +1,11 @@
 """Retrainer's deployments, built from ``prefect.yaml`` so there is one source of truth.
 
 ``prefect deploy --all`` reads ``prefect.yaml`` for work-pool deployments; the same file
-drives :func:`runner_deployments`, which :mod:`deployments.serve` serves in one local
+drives :func:`runner_deployments`, which ``deployments/serve.py`` serves in one local
 process (no work pool, lowest trigger latency) and the tests apply against a real Prefect
-API to check that every schedule, trigger and parameter is accepted.
+API to check that every schedule, trigger and parameter is accepted. Entrypoints name the
+flows by module (``retrainer.flows.train:train``), so they resolve against the installed
+package from any project folder.
 """
 
 from __future__ import annotations
@@ -13,21 +15,26 @@ from typing import Any
 
 import yaml
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-PREFECT_YAML = PROJECT_ROOT / "prefect.yaml"
+PREFECT_YAML_NAME = "prefect.yaml"
+
+
+def project_prefect_yaml(root: Path | None = None) -> Path:
+    """The ``prefect.yaml`` of a project folder (default: the current directory)."""
+    return Path(root or Path.cwd()) / PREFECT_YAML_NAME
 
 
 class DeploymentSpecError(ValueError):
     """A deployment in ``prefect.yaml`` that Prefect would not accept (names the field)."""
 
 
-def deployment_specs(path: Path = PREFECT_YAML) -> list[dict[str, Any]]:
+def deployment_specs(path: Path | None = None) -> list[dict[str, Any]]:
     """The ``deployments`` entries of a ``prefect.yaml`` (YAML anchors resolved).
 
     Raises:
         DeploymentSpecError: The file has no deployments or one lacks a name or entrypoint.
     """
-    document = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    path = Path(path) if path is not None else project_prefect_yaml()
+    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     specs = document.get("deployments") or []
     if not specs:
         raise DeploymentSpecError(f"{path}: no deployments")
@@ -39,14 +46,16 @@ def deployment_specs(path: Path = PREFECT_YAML) -> list[dict[str, Any]]:
 
 
 def runner_deployments(
-    path: Path = PREFECT_YAML, names: list[str] | None = None, root: Path | None = None
+    path: Path | None = None, names: list[str] | None = None, root: Path | None = None
 ) -> list[Any]:
     """``RunnerDeployment`` objects for the deployments of a ``prefect.yaml``.
 
     Args:
-        path: The ``prefect.yaml``.
+        path: The ``prefect.yaml`` (default: the current directory's).
         names: Only these deployments (default: all).
-        root: Project root that entrypoints are relative to (default: the file's folder).
+        root: Project root that script entrypoints (``path.py:flow``) are relative to
+            (default: the file's folder); module entrypoints (``retrainer.flows.train:train``)
+            are imported from the installed package.
 
     Returns:
         Deployments ready for ``prefect.serve(*deployments)`` or ``.apply()``.
@@ -60,7 +69,8 @@ def runner_deployments(
     from prefect.schedules import Cron
     from pydantic import TypeAdapter, ValidationError
 
-    root = root or Path(path).resolve().parent
+    path = Path(path) if path is not None else project_prefect_yaml()
+    root = root or path.resolve().parent
     specs = deployment_specs(path)
     known = {spec["name"] for spec in specs}
     unknown = sorted(set(names or []) - known)
@@ -72,7 +82,10 @@ def runner_deployments(
         if names is not None and spec["name"] not in names:
             continue
         where = f"deployment {spec['name']!r}"
-        flow = load_flow_from_entrypoint(str(root / spec["entrypoint"]))
+        entrypoint = spec["entrypoint"]
+        if ".py:" in entrypoint:  # a script path is relative to the project root
+            entrypoint = str(root / entrypoint)
+        flow = load_flow_from_entrypoint(entrypoint)
         schedules = [
             Cron(
                 item["cron"],
