@@ -189,3 +189,21 @@ def test_check_json_reports_data_problems_with_their_field(tmp_path):
     (problem,) = document["problems"]
     assert problem["field"] == "columns.numeric[4]"
     assert "'credit_score' not found in the features data" in problem["message"]
+
+
+def test_a_reserved_section_is_validated_and_warned_about(tmp_path):
+    # given a config that sets the policy and rollout stages (not built yet)
+    data = yaml.safe_load(STARTER_CONFIG)
+    data["data"]["source"] = str(tmp_path / "data")
+    data["policy"] = {"triggers": [{"kind": "drift"}]}
+    data["promotion"] = {"stages": [{"kind": "shadow"}], "auto_promote": True}
+    path = _write_project(tmp_path, data)
+
+    result = runner.invoke(app, ["config", "check", "-c", str(path), "--json"])
+
+    # then it is valid, and says plainly which sections nothing reads yet
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["ok"] is True
+    assert [w.split(":")[0] for w in document["warnings"]] == ["policy", "promotion.stages"]
+    assert "a passed gate promotes directly" in document["warnings"][1]

@@ -62,6 +62,7 @@ def check(
         except Exception as exc:
             problems = [ConfigProblem("data.source", f"cannot read the data: {exc}")]
     lines = [f"{project.config_path}: {p}" for p in problems]
+    warnings = project.config.reserved_warnings()
     resolved = project.config.model_dump(mode="json")
     if as_json:
         document: dict[str, Any] = {"ok": not problems, "valid": not problems}
@@ -72,6 +73,7 @@ def check(
         document |= {
             "config_path": str(project.config_path),
             "problems": [p.to_dict() for p in problems],
+            "warnings": warnings,
             "notes": notes,
             "checked": checked,
             "config": resolved,
@@ -84,6 +86,8 @@ def check(
             err_console.print(f"checked: {line}", markup=False, highlight=False)
         for note in notes:
             err_console.print(f"note: {note}", markup=False)
+        for warning in warnings:
+            err_console.print(f"warning: {warning}", markup=False)
     if not problems and not as_json:
         out_console(False).print(f"# {project.config_path}: valid", markup=False)
         out_console(False).print(yaml.safe_dump(resolved, sort_keys=False).rstrip(), markup=False)
@@ -177,8 +181,11 @@ def _init_from_data(
     hints: dict[str, str | None],
     endpoint_url: str | None,
     as_json: bool,
-) -> None:
-    """Sample the data, infer the roles, write the config (after checking it validates)."""
+) -> tuple[str, Any, str | None, str]:
+    """Sample the data and infer the config; ``(text, inferred, import command, source)``.
+
+    The text is checked to validate before anything is written.
+    """
     from retrainer.config import ConfigError, parse_config
     from retrainer.config.infer import InferError, infer_config, render_config
     from retrainer.data import StorageError
@@ -204,26 +211,34 @@ def _init_from_data(
         parse_config(yaml.safe_load(text), path)
     except ConfigError as exc:
         fail_config(exc, as_json=as_json)
-    _write(path, text, as_json)
     command = _import_command(location, inferred, path) if raw is not None else None
-    if as_json:
-        print_json(
-            {
-                "ok": True,
-                "path": str(path),
-                "source": source,
-                "layout": raw is None,
-                "inferred": inferred.to_dict(),
-                "import_command": command,
-            }
-        )
-        return
-    _print_inferred(path, inferred, command)
+    return text, inferred, command, source
+
+
+def _write_project(folder: Path, text: str, from_data: bool, force: bool, as_json: bool) -> None:
+    """Write a project folder around the config, or exit 2 saying why not."""
+    from retrainer.deployments.project import (
+        ProjectExistsError,
+        project_files,
+        write_project,
+    )
+
+    try:
+        write_project(folder, project_files(folder, text, from_data=from_data), force=force)
+    except ProjectExistsError as exc:
+        fail_usage(str(exc), as_json=as_json)
+    except OSError as exc:
+        fail_usage(f"cannot write {folder}: {exc}", as_json=as_json)
 
 
 def init(
     path: Annotated[
-        Path, typer.Argument(help="Where to write the config.", show_default=True)
+        Path,
+        typer.Argument(
+            help="A project folder to create (retrainer.yaml, prefect.yaml with the "
+            "deployments, README.md), or a file ending in .yaml for the config alone.",
+            show_default=True,
+        ),
     ] = Path(CONFIG_FILENAME),
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
     from_data: Annotated[
@@ -261,9 +276,11 @@ def init(
     endpoint_url: EndpointOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Write a commented retrainer.yaml: the starter, or one inferred from your data.
+    """Write a commented retrainer.yaml, or a whole project folder around one.
 
-    With --from-data PATH --target COL a bounded sample (at most 100,000 rows, spread over
+    The config is the starter (the simulated loan stream) or, with --from-data, inferred from
+    your data. A project folder also gets prefect.yaml (the deployments, named by module) and
+    a README. With --from-data PATH --target COL a bounded sample (at most 100,000 rows, spread over
     the partitions or files) gives the column roles, the task and the estimator; every guess
     is marked with a comment. Exits 2 for bad options or unreadable data.
     """
@@ -274,17 +291,46 @@ def init(
     hints = {"name": name, "timestamp": timestamp, "id": id_column}
     if from_data is None and any(hints.values()):
         fail_usage("--name, --timestamp and --id need --from-data", as_json=as_json)
-    if path.exists() and not force:
-        fail_usage(f"{path} exists; pass --force to overwrite", as_json=as_json)
+    folder = path.suffix.lower() not in (".yaml", ".yml")
+    config_path = path / CONFIG_FILENAME if folder else path
+    if config_path.exists() and not force:
+        fail_usage(f"{config_path} exists; pass --force to overwrite", as_json=as_json)
+    inferred = command = None
+    source = "starter"
+    text = STARTER_CONFIG
     if from_data is not None and target is not None:
-        _init_from_data(path, from_data, target, hints, endpoint_url, as_json)
-        return
-    _write(path, STARTER_CONFIG, as_json)
+        text, inferred, command, source = _init_from_data(
+            config_path, from_data, target, hints, endpoint_url, as_json
+        )
+    if folder:
+        _write_project(path, text, inferred is not None, force, as_json)
+    else:
+        _write(config_path, text, as_json)
     if as_json:
-        print_json({"ok": True, "path": str(path), "source": "starter"})
+        document: dict[str, Any] = {"ok": True, "path": str(config_path), "source": source}
+        if folder:
+            document["project"] = str(path)
+        if inferred is not None:
+            document |= {
+                "layout": command is None,
+                "inferred": inferred.to_dict(),
+                "import_command": command,
+            }
+        print_json(document)
         return
-    out_console(False).print(
-        f"wrote {path}\nnext: retrainer simulate && retrainer config check && retrainer train",
+    console = out_console(False)
+    if folder:
+        console.print(
+            f"wrote the project folder {path}: retrainer.yaml, prefect.yaml, README.md",
+            markup=False,
+        )
+    if inferred is not None:
+        _print_inferred(config_path, inferred, command)
+        return
+    where = f"cd {path} && " if folder else ""
+    console.print(
+        f"wrote {config_path}\nnext: {where}retrainer simulate && retrainer config check && "
+        "retrainer train",
         markup=False,
     )
 

@@ -57,8 +57,10 @@ class PromotionSection(StrictModel):
 
     stages: list[Stage] = Field(
         default_factory=list,
-        description="Rollout stages in order; empty means a gated challenger is promoted "
-        "directly (aliases move, the previous champion stays one command away).",
+        description="Rollout stages in order (shadow, ab, canary). Reserved for staged "
+        "rollouts through the serving gateway, not built yet: validated, and `config check` "
+        "warns when set; promotion works as without stages (aliases move directly, the "
+        "previous champion stays one command away).",
     )
     auto_promote: bool = Field(
         default=False,
