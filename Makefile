@@ -9,13 +9,14 @@ STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.8
 PYTEST_ARGS ?=
 
-.PHONY: help install test test-fast lint format demo demo-clean lock bench-drift bench-validation bench-validation-many ui
+.PHONY: help install test test-fast lint format demo demo-clean lock bench-drift bench-validation bench-validation-many bench-triggers ui
 
 help:
 	@echo "make demo   - simulate data, validate, train through Prefect, register in MLflow"
 	@echo "make test   - the test suite (starts its own Prefect API, MLflow store, moto S3)"
 	@echo "make lint   - ruff"
 	@echo "make bench-drift / bench-validation / bench-validation-many - speed benchmarks (print their figures)"
+	@echo "make bench-triggers - event-to-run-start latency: served vs process worker"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if v == (3, 11) else f"Python 3.11 is required, {sys.executable} is {v[0]}.{v[1]}; run: make PYTHON=/path/to/python3.11")'
@@ -30,8 +31,11 @@ $(STAMP): $(BIN)/python requirements.lock pyproject.toml
 
 install: $(STAMP)
 
+# Two workers (pytest-xdist), each with its own Prefect harness; a file's tests stay on one
+# worker, so module-scoped servers start once. PYTEST_WORKERS=0 runs them in this process.
+PYTEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
@@ -89,3 +93,7 @@ bench-validation: $(STAMP)
 
 bench-validation-many: $(STAMP)
 	$(BIN)/python benchmarks/validation_many_partitions.py
+
+# Starts its own `prefect server start` (free port, temporary PREFECT_HOME) and stops it.
+bench-triggers: $(STAMP)
+	$(BIN)/python benchmarks/trigger_latency.py

@@ -97,12 +97,68 @@ def s3_env(moto_s3: str, monkeypatch: pytest.MonkeyPatch) -> str:
     return moto_s3
 
 
+def _postgres_driver() -> str | None:
+    """psycopg 3 (what the ``postgres`` extra installs), else psycopg2, else None."""
+    import importlib.util
+
+    for module, driver in (("psycopg", "psycopg"), ("psycopg2", "psycopg2")):
+        if importlib.util.find_spec(module) is not None:
+            return driver
+    return None
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
     """A PostgreSQL URL on 127.0.0.1:5432 (user postgres, trust auth)."""
     if not port_open("127.0.0.1", 5432):
         need_service("PostgreSQL", "nothing listens on 127.0.0.1:5432")
-    return "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+    driver = _postgres_driver()
+    if driver is None:
+        need_service("PostgreSQL", "no driver installed (pip install 'retrainer[postgres]')")
+    return f"postgresql+{driver}://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture(scope="module")
+def postgres_database(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh database ``retrainer_test_<random>`` for one test module, dropped afterwards."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    server = request.getfixturevalue("postgres_url")
+    name = f"retrainer_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        yield server.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        from retrainer.store import forget_stores
+
+        forget_stores()  # close pooled connections so the database can be dropped
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """An empty operational store database: a SQLite file, or a fresh PostgreSQL database.
+
+    Tests that take it run once per backend (PostgreSQL skips, or fails under
+    ``RETRAINER_REQUIRE_SERVICES=1``, when unreachable).
+    """
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('store')}/retrainer.db"
+    return request.getfixturevalue("postgres_database")
+
+
+@pytest.fixture(scope="module")
+def store(store_url: str) -> Any:
+    """The :class:`retrainer.store.Store` at ``store_url``, migrated; shared by a module."""
+    from retrainer.store import Store
+
+    return Store.from_url(store_url)
 
 
 @pytest.fixture

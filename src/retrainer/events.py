@@ -8,6 +8,7 @@ Events are named ``retrainer.<noun>.<verb>`` and carry the model as their resour
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 DATA_VALIDATED = "retrainer.data.validated"
@@ -22,6 +23,18 @@ GATE_PASSED = "retrainer.gate.passed"
 GATE_FAILED = "retrainer.gate.failed"
 MODEL_PROMOTED = "retrainer.model.promoted"
 MODEL_ROLLED_BACK = "retrainer.model.rolled_back"
+ALERT_RECEIVED = "retrainer.alert.received"
+ALERT_RESOLVED = "retrainer.alert.resolved"  # Prefect Cloud webhooks: nothing was firing
+RETRAIN_DECIDED = "retrainer.retrain.decided"
+RETRAIN_SUPPRESSED = "retrainer.retrain.suppressed"
+
+ORIGIN_LABEL = "retrainer.origin"
+"""Resource label: ``continuous-training`` for events of a CT run's steps, else ``standalone``.
+
+Deployment triggers into the CT flow match ``standalone`` only, so the checks a CT run makes
+itself do not start another CT run."""
+ORIGIN_CT = "continuous-training"
+ORIGIN_STANDALONE = "standalone"
 
 ALL_EVENTS = [
     DATA_VALIDATED,
@@ -36,6 +49,10 @@ ALL_EVENTS = [
     GATE_FAILED,
     MODEL_PROMOTED,
     MODEL_ROLLED_BACK,
+    ALERT_RECEIVED,
+    ALERT_RESOLVED,
+    RETRAIN_DECIDED,
+    RETRAIN_SUPPRESSED,
 ]
 
 RESOURCE_PREFIX = "retrainer.model."
@@ -60,6 +77,25 @@ def model_resource(model_name: str, **labels: str) -> dict[str, str]:
     for key, value in labels.items():
         resource[f"retrainer.{key}"] = str(value)
     return resource
+
+
+def stable_event_id(event: str, *identity: object) -> str:
+    """A stable event id (UUID 5) for a finding: the event name plus what identifies it.
+
+    The same finding checked twice (a retry, a second schedule, a re-run by hand) gets the
+    same id, and Prefect processes an event id once, so it does not trigger a second retrain.
+    The drift check passes model, version, window, baseline and drifted columns; the
+    performance check model, version, window, basis and verdict.
+
+    Args:
+        event: The event name, e.g. ``retrainer.drift.detected``.
+        *identity: The parts that identify the finding, in a fixed order (None counts as "").
+
+    Returns:
+        The id as text.
+    """
+    key = "|".join([event, *("" if part is None else str(part) for part in identity)])
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"retrainer:{key}"))
 
 
 def json_safe(value: Any) -> Any:

@@ -8,7 +8,6 @@ puts the 500 days back. Real CLI runs in a subprocess against the test Prefect A
 
 from __future__ import annotations
 
-import json
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -111,6 +110,7 @@ def test_a_dry_run_previews_a_new_config_across_history_and_moves_nothing(histor
 
 def test_one_command_releases_a_range_of_500_days(history, run_cli):
     from retrainer.data import LocalStorage, PartitionedTable, Quarantine
+    from retrainer.store import Store
     from retrainer.validation import ValidationLedger
 
     root, config = history
@@ -130,16 +130,13 @@ def test_one_command_releases_a_range_of_500_days(history, run_cli):
     assert len(PartitionedTable(storage, "features").dates()) == DAYS
     assert Quarantine(storage).dates("features") == []
     # ... with one record each in the ledger and the quarantine log, saying who and why
-    ledger = ValidationLedger(
-        root / ".retrainer" / "validation" / "ledger.json", str(root / "data"), "features"
-    )
+    store = Store.from_url(f"sqlite:///{root / '.retrainer' / 'retrainer.db'}")
+    ledger = ValidationLedger(store, str(root / "data"), "features")
     entries = ledger.entries()
     released_days = [d for d, e in entries.items() if e["status"] == "released"]
     assert len(released_days) == DAYS - CLEAN
     assert {entries[d]["note"] for d in released_days} == {"cents accepted"}
-    log = [
-        json.loads(line) for line in (root / "data/_quarantine/log.jsonl").read_text().splitlines()
-    ]
+    log = Quarantine(storage, store=store).log()
     assert sum(entry["action"] == "release" for entry in log) == DAYS - CLEAN
     # and releasing again finds nothing to release (exit 2, naming the table)
     again = run_cli("validate", "--release-all", "--reason", "x", "-c", str(config))

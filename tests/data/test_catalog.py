@@ -5,6 +5,7 @@ import pytest
 
 from retrainer.config.core import ColumnsSection, DataSection
 from retrainer.data import DataCatalog, LocalStorage, QuarantineError
+from retrainer.store import Store
 
 
 @pytest.fixture
@@ -12,7 +13,10 @@ def catalog(tmp_path) -> DataCatalog:
     columns = ColumnsSection(
         id="id", timestamp="ts", target="y", label_timestamp="label_ts", numeric=["x"]
     )
-    return DataCatalog(LocalStorage(tmp_path), DataSection(source=str(tmp_path)), columns)
+    store = Store.from_url(f"sqlite:///{tmp_path}/state/retrainer.db")  # the quarantine log
+    return DataCatalog(
+        LocalStorage(tmp_path), DataSection(source=str(tmp_path)), columns, store=store
+    )
 
 
 def _features(day: str, ids: list[str]) -> pd.DataFrame:

@@ -229,6 +229,8 @@ def test_the_incident_id_is_stable_for_the_same_check_and_differs_for_another_wi
     event = "retrainer.drift.detected"
     assert check(date(2026, 1, 7)).incident_id(event) == check(date(2026, 1, 7)).incident_id(event)
     assert check(date(2026, 1, 7)).incident_id(event) != check(date(2026, 1, 8)).incident_id(event)
+    # and it is the id earlier releases emitted for this check (an upgrade re-emits nothing)
+    assert check(date(2026, 1, 7)).incident_id(event) == "b692f3df-2aa1-57ff-89d4-87e1497d28c1"
 
 
 # -- missing data in a window ---------------------------------------------------------------------

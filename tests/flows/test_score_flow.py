@@ -107,3 +107,39 @@ def test_scores_match_the_registered_model(trained):
         predictions.loc[features.index, "score"],
         pd.Series(expected, index=features.index, name="score"),
     )
+
+
+def test_rescoring_with_another_version_adds_its_predictions_and_readers_pick_one(trained):
+    from retrainer.data import DataCatalog
+    from retrainer.flows.drift import check_drift
+    from retrainer.flows.monitor import monitor_performance
+    from retrainer.flows.score import score_batch
+    from retrainer.flows.train import train
+    from retrainer.project import Project
+
+    # given the champion v1 scored a window, and a challenger v2 was trained later
+    window = ("2026-01-14", "2026-01-16")
+    score_batch(config=str(trained), start=window[0], end=window[1], rescore=True)
+    challenger = train(config=str(trained), as_of="2026-01-28")
+    assert challenger["version"] == "2"
+
+    # when the challenger scores the same window
+    score_batch(config=str(trained), start=window[0], end=window[1], rescore=True, version="2")
+
+    # then each partition holds both versions' predictions, one row per id and version
+    catalog = DataCatalog.for_project(Project.load(trained))
+    predictions = catalog.predictions.read(*window)
+    per_version = predictions.groupby("model_version")["loan_id"].agg(["size", "nunique"])
+    features = catalog.features.read(*window)
+    assert per_version.to_dict("index") == {
+        "1": {"size": len(features), "nunique": len(features)},
+        "2": {"size": len(features), "nunique": len(features)},
+    }
+    # and monitoring and drift read the champion's by default, the named version on request
+    span = f"{window[0]}:{window[1]}"
+    champion = monitor_performance(config=str(trained), window=span)
+    second = monitor_performance(config=str(trained), window=span, version="2")
+    assert (champion["model_version"], second["model_version"]) == ("1", "2")
+    assert champion["rows"] == second["rows"] == len(features)
+    drift = check_drift(config=str(trained), current=span, version="2")
+    assert drift["model_version"] == "2"

@@ -16,16 +16,17 @@ from support import read_event
 from retrainer.flows.gate import evaluate_gates
 from retrainer.flows.train import train
 from retrainer.project import Project
-from retrainer.registry.models import CHALLENGER, CHAMPION, ModelRegistry
+from retrainer.registry.champion import registry_for
+from retrainer.registry.models import CHALLENGER, CHAMPION
 from retrainer.registry.tracking import configure_mlflow
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_api")]
 
 
-def _registry(path) -> ModelRegistry:
+def _registry(path):
     project = Project.load(path)
     configure_mlflow(project)  # another test may have pointed MLflow elsewhere since
-    return ModelRegistry(project.model_name, lock_dir=project.state_dir / "locks")
+    return registry_for(project)
 
 
 def _variant(path: Path, name: str, **sections: dict) -> Path:
@@ -47,7 +48,10 @@ def _run_log(flow_run_id: str, last_line_starts: str, timeout: float = 30.0) -> 
     run_filter = LogFilter(flow_run_id=LogFilterFlowRunId(any_=[UUID(flow_run_id)]))
     with get_client(sync_client=True) as client:
         while True:
-            messages = [log.message for log in client.read_logs(run_filter, limit=200)]
+            messages, page = [], None
+            while page is None or len(page) == 200:  # every page of the run's log
+                page = client.read_logs(run_filter, limit=200, offset=len(messages))
+                messages += [log.message for log in page]
             if any(m.startswith(last_line_starts) for m in messages):
                 return messages
             if time.monotonic() > deadline:

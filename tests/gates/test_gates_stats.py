@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
+from statistics import NormalDist
+
 import numpy as np
 import pytest
-from scipy import stats as sps
 
 from retrainer.gates.stats import (
     adjust_p_values,
@@ -15,6 +18,83 @@ from retrainer.gates.stats import (
     paired_bootstrap,
     resample_counts,
 )
+
+# Slow references, independent of scipy (which the module under test uses): exact binomial
+# tails by summing math.comb terms (as Fractions where p is 1/2), Clopper–Pearson by bisection
+# on those tails, Newcombe's closed form of the Wilson interval with continuity correction, and
+# the standard library's normal distribution.
+NORMAL = NormalDist()
+
+
+def _tail_le(k: int, m: int, p: float) -> float:
+    """P(X ≤ k) for X ~ Binomial(m, p), summed term by term."""
+    return math.fsum(math.comb(m, i) * p**i * (1 - p) ** (m - i) for i in range(0, k + 1))
+
+
+def _tail_ge(k: int, m: int, p: float) -> float:
+    """P(X ≥ k) for X ~ Binomial(m, p), summed term by term."""
+    return math.fsum(math.comb(m, i) * p**i * (1 - p) ** (m - i) for i in range(max(k, 0), m + 1))
+
+
+def _exact_mcnemar_p(b: int, c: int) -> float:
+    """Two-sided exact McNemar p-value: 2 P(X ≤ min(b, c)), X ~ Binomial(b + c, 1/2), capped."""
+    m = b + c
+    tail = sum(Fraction(math.comb(m, i), 2**m) for i in range(min(b, c) + 1))
+    return float(min(Fraction(1), 2 * tail))
+
+
+def _bisect(f, target: float, increasing: bool) -> float:
+    lo, hi = 0.0, 1.0
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        if (f(mid) < target) == increasing:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+def _clopper_pearson(k: int, m: int, alpha: float) -> tuple[float, float]:
+    """The p where P(X ≥ k) = alpha/2 (lower) and P(X ≤ k) = alpha/2 (upper)."""
+    low = 0.0 if k == 0 else _bisect(lambda p: _tail_ge(k, m, p), alpha / 2, True)
+    high = 1.0 if k == m else _bisect(lambda p: _tail_le(k, m, p), alpha / 2, False)
+    return low, high
+
+
+def _wilson_cc(k: int, m: int, alpha: float) -> tuple[float, float]:
+    """Newcombe (1998), method 4: Wilson score interval with continuity correction."""
+    z = NORMAL.inv_cdf(1 - alpha / 2)
+    p = k / m
+    denominator = 2 * (m + z * z)
+    low = 2 * m * p + z * z - 1 - z * math.sqrt(z * z - 2 - 1 / m + 4 * p * (m * (1 - p) + 1))
+    high = 2 * m * p + z * z + 1 + z * math.sqrt(z * z + 2 - 1 / m + 4 * p * (m * (1 - p) - 1))
+    low = 0.0 if k == 0 else max(0.0, low / denominator)
+    high = 1.0 if k == m else min(1.0, high / denominator)
+    return low, high
+
+
+def _slow_mcnemar(b: int, c: int, n: int, threshold: float, exact_below: int = 25) -> dict:
+    """Interval and one-sided p-values of the accuracy difference, as mcnemar_test documents."""
+    m = b + c
+    exact = m < exact_below
+    pi_low, pi_high = (_clopper_pearson if exact else _wilson_cc)(b, m, 0.05)
+    pi_t = (threshold * n / m + 1) / 2
+    if pi_t <= 0:
+        p_better, p_worse = 0.0, 1.0
+    elif pi_t >= 1:
+        p_better, p_worse = 1.0, 0.0
+    elif exact:
+        p_better, p_worse = _tail_ge(b, m, pi_t), _tail_le(b, m, pi_t)
+    else:
+        sd = math.sqrt(m * pi_t * (1 - pi_t))
+        p_better = 1 - NORMAL.cdf((b - 0.5 - m * pi_t) / sd)
+        p_worse = NORMAL.cdf((b + 0.5 - m * pi_t) / sd)
+    return {
+        "ci_low": (2 * pi_low - 1) * m / n,
+        "ci_high": (2 * pi_high - 1) * m / n,
+        "p_better": p_better,
+        "p_worse": p_worse,
+    }
 
 
 def _slow_delong(y: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
@@ -53,7 +133,7 @@ def test_delong_matches_the_slow_reference(rounding: int | None) -> None:
     # then difference, standard error and interval agree to 1e-9
     assert result.difference == pytest.approx(diff, abs=1e-9)
     assert result.details["se"] == pytest.approx(se, abs=1e-9)
-    half = sps.norm.ppf(0.975) * se
+    half = NORMAL.inv_cdf(0.975) * se
     assert result.ci_low == pytest.approx(diff - half, abs=1e-9)
     assert result.ci_high == pytest.approx(diff + half, abs=1e-9)
     assert result.challenger == pytest.approx(np.mean(_slow_auc(y, a)), abs=1e-12)
@@ -94,10 +174,11 @@ def test_mcnemar_uses_the_exact_test_for_few_discordant_pairs() -> None:
     # given 3 rows only the challenger gets right and 9 only the champion gets right
     # when testing
     statistic, p_value, method = mcnemar_p_value(3, 9)
-    # then the exact binomial test is used
+    # then the exact binomial test is used: 2 P(X ≤ 3) for X ~ Binomial(12, 1/2)
     assert method == "exact"
     assert statistic == 3
-    assert p_value == pytest.approx(sps.binomtest(3, 12, 0.5).pvalue, rel=1e-12)
+    assert p_value == pytest.approx(_exact_mcnemar_p(3, 9), rel=1e-12)
+    assert p_value == pytest.approx(2 * (1 + 12 + 66 + 220) / 4096, rel=1e-12)
 
 
 def test_mcnemar_uses_chi_square_with_continuity_correction_for_many() -> None:
@@ -107,7 +188,8 @@ def test_mcnemar_uses_chi_square_with_continuity_correction_for_many() -> None:
     # then it is the corrected chi-square on one degree of freedom
     assert method == "chi2_cc"
     assert statistic == pytest.approx(19**2 / 60)
-    assert p_value == pytest.approx(sps.chi2.sf(19**2 / 60, 1), rel=1e-12)
+    # (the chi-square tail on one degree of freedom is erfc(sqrt(x / 2)))
+    assert p_value == pytest.approx(math.erfc(math.sqrt(19**2 / 60 / 2)), rel=1e-12)
 
 
 def _paired_predictions(b: int, c: int, both: int, n: int) -> tuple[np.ndarray, ...]:
@@ -152,6 +234,37 @@ def test_mcnemar_interval_excludes_zero_exactly_when_the_test_rejects() -> None:
     assert mismatches == []
 
 
+@pytest.mark.parametrize(
+    ("b", "c", "threshold"),
+    [
+        (3, 9, 0.0),  # exact regime (12 discordant rows)
+        (12, 2, 0.01),
+        (0, 7, -0.01),
+        (10, 0, 0.0),
+        (6, 6, 0.02),
+        (60, 35, 0.0),  # Wilson with continuity correction (95 discordant rows)
+        (40, 41, -0.02),
+        (0, 30, 0.0),
+        (90, 10, 0.1),
+        (20, 15, 0.5),  # a threshold no discordant count can reach
+    ],
+)
+def test_mcnemar_interval_and_p_values_match_the_slow_references(b, c, threshold) -> None:
+    # given predictions with known discordant counts on 400 rows
+    y, challenger, champion = _paired_predictions(b, c, both=50, n=400)
+    # when testing the accuracy difference against a threshold
+    result = mcnemar_test(y, challenger, champion, alpha=0.05, threshold=threshold)
+    # then the interval and both one-sided p-values are the slow references'
+    expected = _slow_mcnemar(b, c, 400, threshold)
+    assert result.ci_low == pytest.approx(expected["ci_low"], abs=1e-9)
+    assert result.ci_high == pytest.approx(expected["ci_high"], abs=1e-9)
+    assert result.p_better == pytest.approx(expected["p_better"], abs=1e-9)
+    assert result.p_worse == pytest.approx(expected["p_worse"], abs=1e-9)
+    # and the two-sided p-value is the exact test's below 25 discordant rows
+    if b + c < 25:
+        assert result.details["mcnemar_p_value"] == pytest.approx(_exact_mcnemar_p(b, c), rel=1e-12)
+
+
 def _coverage(metric: str, truth: float, simulate, n_sims: int = 100) -> float:
     rng = np.random.default_rng(11)
     covered = 0
@@ -179,7 +292,7 @@ def test_bootstrap_interval_covers_the_true_accuracy_difference() -> None:
 
 def test_bootstrap_interval_covers_the_true_auc_difference() -> None:
     # given binormal scores with known AUCs Φ(1/√2) and Φ(0.5/√2)
-    truth = sps.norm.cdf(1 / np.sqrt(2)) - sps.norm.cdf(0.5 / np.sqrt(2))
+    truth = NORMAL.cdf(1 / np.sqrt(2)) - NORMAL.cdf(0.5 / np.sqrt(2))
 
     def simulate(rng: np.random.Generator) -> tuple[np.ndarray, ...]:
         n = 400

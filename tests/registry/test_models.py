@@ -1,5 +1,3 @@
-from concurrent.futures import ThreadPoolExecutor
-
 import mlflow
 import numpy as np
 import pytest
@@ -7,8 +5,6 @@ from sklearn.dummy import DummyClassifier
 
 from retrainer.registry.models import (
     CHALLENGER,
-    CHAMPION,
-    PREVIOUS_CHAMPION,
     ModelRegistry,
     RegistryError,
 )
@@ -29,46 +25,23 @@ def registry(tmp_path, monkeypatch) -> ModelRegistry:
             mlflow.sklearn.log_model(
                 model, name="model", registered_model_name="m", pip_requirements=["scikit-learn"]
             )
-    return ModelRegistry("m", lock_dir=tmp_path / "locks")
+    return ModelRegistry("m")
 
 
-def test_promote_keeps_the_previous_champion_one_step_away(registry):
+def test_an_alias_points_at_its_version_and_can_be_removed(registry):
     registry.set_alias(CHALLENGER, "2")
+    registry.set_alias(CHALLENGER, "3")
 
-    assert registry.promote("1") is None
-    previous = registry.promote("2", reason="gate passed", actor="gate")
-
-    assert previous == "1"
-    assert registry.aliases() == {CHAMPION: "2", PREVIOUS_CHAMPION: "1"}
-    tags = registry.get_version("2").tags
-    assert tags["retrainer.promoted_by"] == "gate"
-    assert tags["retrainer.replaced_version"] == "1"
-    assert registry.get_version("1").tags["retrainer.status"] == "previous_champion"
-
-
-def test_concurrent_promotions_never_leave_champion_equal_to_previous(registry):
-    registry.promote("1")
-
-    with ThreadPoolExecutor(max_workers=6) as pool:
-        list(pool.map(lambda v: registry.promote(v), ["2", "3", "4", "2", "3", "4"]))
-
-    aliases = registry.aliases()
-    assert aliases[CHAMPION] in {"2", "3", "4"}
-    assert aliases[PREVIOUS_CHAMPION] != aliases[CHAMPION]
-
-
-def test_first_alias_creation_races_are_serialised(registry):
-    versions = ["1", "2", "3", "4", "1", "2"]
-    with ThreadPoolExecutor(max_workers=6) as pool:
-        created = list(pool.map(lambda v: registry.set_alias_if_absent(CHAMPION, v), versions))
-
-    assert created.count(True) == 1
-    assert registry.aliases()[CHAMPION] == versions[created.index(True)]
+    assert registry.aliases() == {CHALLENGER: "3"}
+    assert str(registry.version_by_alias(CHALLENGER).version) == "3"
+    registry.delete_alias(CHALLENGER)
+    registry.delete_alias(CHALLENGER)  # removing a missing alias is not an error
+    assert registry.aliases() == {}
 
 
 def test_unknown_version_is_named(registry):
     with pytest.raises(RegistryError, match="has no version 99"):
-        registry.promote("99")
+        registry.get_version("99")
 
 
 class _ConcurrentWriterClient(mlflow.MlflowClient):
@@ -89,9 +62,7 @@ class _ConcurrentWriterClient(mlflow.MlflowClient):
 
 def test_an_alias_that_does_not_read_back_raises(registry, tmp_path):
     # given a registry where another writer moves every alias to version 3 right after us
-    raced = ModelRegistry(
-        "m", lock_dir=tmp_path / "locks", client=_ConcurrentWriterClient(other_version="3")
-    )
+    raced = ModelRegistry("m", client=_ConcurrentWriterClient(other_version="3"))
 
     # when the challenger alias is pointed at version 2
     with pytest.raises(RegistryError, match="did not move to version 2"):

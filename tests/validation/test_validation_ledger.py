@@ -1,14 +1,22 @@
-"""The ledger of validated partitions."""
+"""The ledger of validated partitions (kept in the operational store, SQLite here)."""
 
+import json
 from datetime import date
 
 import pytest
 
+from retrainer.store import Store
 from retrainer.validation import ValidationLedger, screen_partitions
+from retrainer.validation.ledger import import_file_ledger
 
 
-def test_pending_dates_and_the_last_accepted_partition(tmp_path):
-    ledger = ValidationLedger(tmp_path / "ledger.json", "s3://bucket/data", "features")
+@pytest.fixture
+def store(tmp_path) -> Store:
+    return Store.from_url(f"sqlite:///{tmp_path}/retrainer.db")
+
+
+def test_pending_dates_and_the_last_accepted_partition(store):
+    ledger = ValidationLedger(store, "s3://bucket/data", "features")
     days = [date(2026, 1, d) for d in range(1, 6)]
 
     # given days 1..3 validated: 1 valid, 2 quarantined, 3 with warnings
@@ -28,18 +36,17 @@ def test_pending_dates_and_the_last_accepted_partition(tmp_path):
     assert ledger.last_accepted_before(days[2]) == days[1]
 
 
-def test_entries_are_kept_per_data_source(tmp_path):
-    path = tmp_path / "ledger.json"
-    ValidationLedger(path, "/data/a", "features").record("2026-01-01", "valid")
+def test_entries_are_kept_per_data_source(store):
+    ValidationLedger(store, "/data/a", "features").record("2026-01-01", "valid")
 
-    other = ValidationLedger(path, "/data/b", "features")
+    other = ValidationLedger(store, "/data/b", "features")
 
     assert other.pending([date(2026, 1, 1)]) == [date(2026, 1, 1)]
-    assert ValidationLedger(path, "/data/a", "features").status("2026-01-01") == "valid"
+    assert ValidationLedger(store, "/data/a", "features").status("2026-01-01") == "valid"
 
 
-def test_a_partition_that_arrives_after_a_newer_one_was_accepted_is_compared_with_it(tmp_path):
-    ledger = ValidationLedger(tmp_path / "ledger.json", "/data", "features")
+def test_a_partition_that_arrives_after_a_newer_one_was_accepted_is_compared_with_it(store):
+    ledger = ValidationLedger(store, "/data", "features")
     days = [date(2026, 1, d) for d in range(1, 8)]
 
     # given days 1..5 in the table, seen and accepted by a validation run
@@ -58,8 +65,8 @@ def test_a_partition_that_arrives_after_a_newer_one_was_accepted_is_compared_wit
     assert ledger.monotonic_reference(days[2]) == days[1]
 
 
-def test_a_backlog_seen_before_newer_partitions_were_accepted_is_not_out_of_order(tmp_path):
-    ledger = ValidationLedger(tmp_path / "ledger.json", "/data", "features")
+def test_a_backlog_seen_before_newer_partitions_were_accepted_is_not_out_of_order(store):
+    ledger = ValidationLedger(store, "/data", "features")
     days = [date(2026, 1, d) for d in range(1, 13)]
 
     # given twelve partitions in the table, and a user who validated days 9 and 10 first
@@ -74,8 +81,8 @@ def test_a_backlog_seen_before_newer_partitions_were_accepted_is_not_out_of_orde
     assert ledger.monotonic_reference(date(2025, 12, 31)) == days[9]
 
 
-def test_the_first_verdict_time_is_kept_across_re_validations(tmp_path):
-    ledger = ValidationLedger(tmp_path / "ledger.json", "/data", "features")
+def test_the_first_verdict_time_is_kept_across_re_validations(store):
+    ledger = ValidationLedger(store, "/data", "features")
 
     ledger.record("2026-01-01", "invalid", reason="broken")
     first = ledger.entries()[date(2026, 1, 1)]["first_at"]
@@ -90,9 +97,9 @@ def test_the_first_verdict_time_is_kept_across_re_validations(tmp_path):
 
 @pytest.mark.parametrize("before_training", ["validate", "skip", "allow"])
 def test_invalid_partitions_are_never_read_and_pending_ones_follow_the_option(
-    tmp_path, before_training
+    store, before_training
 ):
-    ledger = ValidationLedger(tmp_path / "ledger.json", "/data", "features")
+    ledger = ValidationLedger(store, "/data", "features")
     days = [date(2026, 1, d) for d in range(1, 6)]
     # given day 1 valid, day 2 invalid left in place, day 3 released, days 4-5 never validated
     ledger.record(days[0], "valid")
@@ -116,11 +123,72 @@ def test_invalid_partitions_are_never_read_and_pending_ones_follow_the_option(
         )
 
 
-def test_a_quarantined_date_that_holds_data_again_is_not_read_until_validated(tmp_path):
-    ledger = ValidationLedger(tmp_path / "ledger.json", "/data", "features")
+def test_a_quarantined_date_that_holds_data_again_is_not_read_until_validated(store):
+    ledger = ValidationLedger(store, "/data", "features")
     ledger.record("2026-01-02", "quarantined")
 
     screen = screen_partitions([date(2026, 1, 2)], ledger.entries(), "allow")
 
     assert screen.read == []
     assert "retrainer validate --date 2026-01-02" in screen.excluded[date(2026, 1, 2)]
+
+
+def test_many_partitions_are_recorded_in_one_call_with_their_details(store):
+    ledger = ValidationLedger(store, "/data", "features")
+    days = [date(2026, 2, d) for d in range(1, 29)]
+
+    # when a chunk of 28 verdicts is recorded at once, with details of every kind
+    ledger.record_many(
+        {d: {"status": "valid", "rows": 400, "suite": "abc", "extra": {"k": 1}} for d in days}
+    )
+
+    # then each comes back with its details, unknown keys included
+    entries = ledger.entries()
+    assert list(entries) == days
+    assert entries[days[0]]["rows"] == 400
+    assert entries[days[0]]["suite"] == "abc"
+    assert entries[days[0]]["extra"] == {"k": 1}
+
+
+def test_an_old_ledger_file_is_imported_once_and_left_as_it_is(store, tmp_path):
+    # given a ledger.json written by an older retrainer
+    path = tmp_path / "ledger.json"
+    old = {
+        "format": 1,
+        "sources": {
+            "/data": {
+                "features": {
+                    "2026-01-01": {
+                        "status": "quarantined",
+                        "at": "2026-01-02T08:00:00.000001+00:00",
+                        "first_at": "2026-01-02T08:00:00.000001+00:00",
+                        "reason": "null burst",
+                        "rows": 24,
+                    },
+                    "2026-01-02": {"status": "valid", "at": "2026-01-03T08:00:00+00:00"},
+                }
+            }
+        },
+        "seen": {"/data": {"features": {"2026-01-01": "2026-01-01T23:00:00+00:00"}}},
+    }
+    path.write_text(json.dumps(old))
+    text = path.read_text()
+
+    # when it is imported
+    imported = import_file_ledger(store, path)
+
+    # then its entries and first sightings are in the store, times and details kept
+    ledger = ValidationLedger(store, "/data", "features")
+    assert imported == 2
+    entry = ledger.entries()[date(2026, 1, 1)]
+    assert entry["status"] == "quarantined"
+    assert entry["reason"] == "null burst"
+    assert entry["rows"] == 24
+    assert entry["at"] == "2026-01-02T08:00:00.000001+00:00"
+    assert ledger.status("2026-01-02") == "valid"
+    assert ledger.seen() == {date(2026, 1, 1): "2026-01-01T23:00:00.000000+00:00"}
+    # and a later verdict is not overwritten by importing the file again: it is read once
+    ledger.record("2026-01-01", "released", by="qa")
+    assert import_file_ledger(store, path) == 0
+    assert ledger.status("2026-01-01") == "released"
+    assert path.read_text() == text

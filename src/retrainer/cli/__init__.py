@@ -39,6 +39,11 @@ _COMMAND_MODULES = [
     "retrainer.cli.gate_cmd",
     "retrainer.cli.score_cmd",
     "retrainer.cli.ui_cmd",
+    "retrainer.cli.promotion_cmd",
+    "retrainer.cli.db_cmd",
+    "retrainer.cli.policy_cmd",
+    "retrainer.cli.webhook_cmd",
+    "retrainer.cli.deploy_cmd",
 ]
 
 for _name in _COMMAND_MODULES:

@@ -126,3 +126,15 @@ def storage_errors_exit_2(where: str, *, as_json: bool = False) -> Iterator[None
         if type(exc).__module__.split(".")[0] not in ("botocore", "boto3"):
             raise
         fail_usage(f"{where}: {exc}", as_json=as_json)
+
+
+def who(by: str | None) -> str:
+    """Who runs the command, for the records: ``--by``, else the login name, else ``cli``."""
+    import getpass
+
+    if by:
+        return by
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name (containers without a passwd entry)
+        return "cli"

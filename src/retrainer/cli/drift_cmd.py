@@ -65,20 +65,31 @@ def drift(
             show_default=False,
         ),
     ] = None,
+    version: Annotated[
+        str | None,
+        typer.Option(
+            "--version",
+            help="Check this registered version (e.g. 3): its training baseline and its "
+            "logged predictions. Default: the champion.",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOption = False,
     html: HtmlOption = None,
 ) -> None:
-    """Check features and the champion's predictions for drift against a baseline.
+    """Check features and the champion's (or --version's) predictions for drift.
 
-    Exits 0 when nothing drifted, 1 when drift is detected (the event
+    Batches that failed validation are not read (see validation.before_training for batches
+    never validated). Exits 0 when nothing drifted, 1 when drift is detected (the event
     retrainer.drift.detected is emitted), 2 on a usage, config or data error.
     """
     project = load_project(config, as_json=as_json)
     if current is not None and days is not None:
         fail_usage("give either --current or --days, not both", as_json=as_json)
     from retrainer.data import as_date
+    from retrainer.drift.check import DriftCheckError, parse_baseline_option
+    from retrainer.monitoring.scoring import parse_version_option
     from retrainer.monitoring.window import parse_window
-    from retrainer.tasks.drift import DriftCheckError, parse_baseline_option
 
     try:
         if current is not None:
@@ -86,6 +97,7 @@ def drift(
         if as_of is not None:
             as_date(as_of)
         parse_baseline_option(baseline, project.config.drift)
+        version = parse_version_option(version)
     except (ValueError, DriftCheckError) as exc:
         fail_usage(str(exc), as_json=as_json)
 
@@ -102,6 +114,7 @@ def drift(
             baseline=baseline,
             as_of=as_of,
             html=str(html) if html else None,
+            version=version,
         )
     except (DriftCheckError, ProfileError, DataReadError, StorageError) as exc:
         fail_usage(str(exc), as_json=as_json)

@@ -52,7 +52,7 @@ def gate(
     """
     project = load_project(config, as_json=as_json)
     from retrainer.flows.gate import evaluate_gates
-    from retrainer.tasks.gating import GateSetupError
+    from retrainer.gates import GateSetupError
 
     try:
         result = evaluate_gates(
@@ -103,8 +103,9 @@ def approve(
     the ephemeral API) records the decision on the version directly.
     """
     project = load_project(config, as_json=as_json)
+    from retrainer.gates.approval import ApprovalError
     from retrainer.registry.tracking import configure_mlflow
-    from retrainer.tasks.approval import ApprovalError, approve_version
+    from retrainer.tasks.approval import approve_version
 
     configure_mlflow(project)
     try:
@@ -115,7 +116,8 @@ def approve(
         print_json(outcome)
     else:
         out_console(False).print(outcome["message"], markup=False)
-    raise typer.Exit(ExitCode.OK)
+    # approved, but another version became champion since the gate: nothing was promoted
+    raise typer.Exit(ExitCode.FINDING if outcome.get("promotion_conflict") else ExitCode.OK)
 
 
 def register(app: typer.Typer) -> None:

@@ -48,18 +48,30 @@ def monitor(
             show_default=False,
         ),
     ] = None,
+    version: Annotated[
+        str | None,
+        typer.Option(
+            "--version",
+            help="Judge this registered version's predictions (e.g. 3) against its own "
+            "training holdout. Default: the champion's.",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOption = False,
     html: HtmlOption = None,
 ) -> None:
-    """Judge the champion's predictions overall and per segment.
+    """Judge the champion's (or --version's) predictions overall and per segment.
 
-    Realised metrics where labels arrived, estimated (CBPE) where they have not. Exits 0
-    when no threshold is breached (also when there is too little data to judge), 1 when
-    performance degraded (overall or for a segment), 2 on a usage, config or data error.
+    Realised metrics where labels arrived, estimated (CBPE) where they have not. Predictions
+    of batches that failed validation are not read (see validation.before_training for
+    batches never validated). Exits 0 when no threshold is breached (also when there is too
+    little data to judge), 1 when performance degraded (overall or for a segment), 2 on a
+    usage, config or data error.
     """
     project = load_project(config, as_json=as_json)
     if window is not None and days is not None:
         fail_usage("give either --window or --days, not both", as_json=as_json)
+    from retrainer.monitoring.scoring import parse_version_option
     from retrainer.monitoring.window import parse_window
 
     try:
@@ -69,14 +81,14 @@ def monitor(
             from retrainer.data import as_date
 
             as_date(as_of)
+        version = parse_version_option(version)
     except ValueError as exc:
         fail_usage(str(exc), as_json=as_json)
 
     from retrainer.data import DataReadError, StorageError
     from retrainer.flows.monitor import monitor_performance
-    from retrainer.monitoring import MonitoringInputError, PredictionSchemaError
+    from retrainer.monitoring import MonitoringError, MonitoringInputError, PredictionSchemaError
     from retrainer.progress import progress_bars
-    from retrainer.tasks.monitoring import MonitoringError
 
     console = out_console(as_json)
     try:
@@ -87,6 +99,7 @@ def monitor(
                 days=days,
                 as_of=as_of,
                 html=str(html) if html else None,
+                version=version,
             )
     except (
         MonitoringError,
@@ -138,6 +151,8 @@ def monitor(
             )
         if not result["estimation"]["available"]:
             console.print(f"estimation: {result['estimation']['reason']}", markup=False)
+        for note in result["notes"]:
+            console.print(f"note: {note}", markup=False)
         console.print(f"report: {html or result['html_report']}", markup=False)
     raise typer.Exit(ExitCode.FINDING if degraded else ExitCode.OK)
 

@@ -39,14 +39,29 @@ def score(
     ] = False,
     rescore: Annotated[
         bool,
-        typer.Option("--rescore", help="Overwrite partitions that already have predictions."),
+        typer.Option(
+            "--rescore",
+            help="Score partitions that already have predictions again: this version's rows "
+            "are replaced, other versions' kept.",
+        ),
     ] = False,
+    version: Annotated[
+        str | None,
+        typer.Option(
+            "--version",
+            help="Score with this registered version (e.g. a challenger) instead of the "
+            "champion; its rows sit next to the other versions'.",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Score feature partitions with the champion and write the predictions table.
+    """Score feature partitions with the champion (or --version) into the predictions table.
 
-    Partitions that already have predictions are skipped unless --rescore. Exits 0 on
-    success, 2 on a usage, config or data error (no champion, unknown date ...).
+    Partitions that already have predictions are skipped unless --rescore; batches that
+    failed validation are never scored (see validation.before_training for batches never
+    validated). Exits 0 on success, 2 on a usage, config or data error (no champion, unknown
+    date ...).
     """
     project = load_project(config, as_json=as_json)
     if date is not None and (start is not None or end is not None or all_partitions):
@@ -54,6 +69,7 @@ def score(
     if all_partitions and (start is not None or end is not None):
         fail_usage("give one of --date, --start/--end or --all", as_json=as_json)
     from retrainer.data import as_date
+    from retrainer.monitoring.scoring import parse_version_option
 
     for name, value in (("--date", date), ("--start", start), ("--end", end)):
         if value is not None:
@@ -61,17 +77,25 @@ def score(
                 as_date(value)
             except ValueError as exc:
                 fail_usage(f"{name}: {exc}", as_json=as_json)
+    try:
+        version = parse_version_option(version)
+    except ValueError as exc:
+        fail_usage(str(exc), as_json=as_json)
 
     from retrainer.data import DataReadError, StorageError
     from retrainer.flows.score import score_batch
-    from retrainer.monitoring import PredictionSchemaError
+    from retrainer.monitoring import MonitoringError, PredictionSchemaError
     from retrainer.progress import progress_bars
-    from retrainer.tasks.monitoring import MonitoringError
 
     try:
         with progress_bars(enabled=not as_json):
             result = score_batch(
-                config=str(project.config_path), date=date, start=start, end=end, rescore=rescore
+                config=str(project.config_path),
+                date=date,
+                start=start,
+                end=end,
+                rescore=rescore,
+                version=version,
             )
     except (MonitoringError, PredictionSchemaError, DataReadError, StorageError) as exc:
         fail_usage(str(exc), as_json=as_json)
@@ -92,9 +116,11 @@ def score(
         if result["skipped"]:
             console.print(
                 f"skipped {len(result['skipped'])} partition(s) already scored "
-                "(--rescore to overwrite)",
+                "(--rescore to score them again)",
                 markup=False,
             )
+        for note in result["notes"]:
+            console.print(f"note: {note}", markup=False)
     raise typer.Exit(ExitCode.OK)
 
 

@@ -89,15 +89,9 @@ class RetrainerConfig(StrictModel):
         """Sections that are set but reserved for parts not built yet (``config check`` warns).
 
         They are validated and kept, and change nothing else: a configured rollout plan does
-        not turn automatic promotion off, a configured policy does not start or stop retrains.
+        not turn automatic promotion off.
         """
         warnings = []
-        if "policy" in self.model_fields_set:
-            warnings.append(
-                "policy: reserved for the trigger-policy engine, which is not built yet: the "
-                "section is validated but nothing reads it; retrains start from the schedules "
-                "and event triggers of prefect.yaml, or from `retrainer train`"
-            )
         if self.promotion.stages:
             warnings.append(
                 "promotion.stages: reserved for staged rollouts through the serving gateway, "

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from retrainer.config.core import ColumnsSection, DataSection
 from retrainer.data.storage import Storage, open_storage
 from retrainer.data.tables import FileRead, PartitionedTable, as_date
+
+if TYPE_CHECKING:
+    from retrainer.store import Store
+
+logger = logging.getLogger(__name__)
+
+LOG_IMPORT_KIND = "quarantine_log"
 
 
 @dataclass(frozen=True)
@@ -42,23 +51,73 @@ class Quarantine:
 
         <prefix>/<table>/date=YYYY-MM-DD/data/part-*.parquet   the batch, as it arrived
         <prefix>/<table>/date=YYYY-MM-DD/report.json           why (validation result)
-        <prefix>/log.jsonl                                     every quarantine and release
+        <prefix>/<table>/date=YYYY-MM-DD/report.html           the same, for people
+
+    Every quarantine and release is logged in the operational store (``quarantine_log``,
+    per data source), so moving batches needs the store. A ``<prefix>/log.jsonl`` written by
+    an older retrainer is imported on first use and left as it was.
+
+    Args:
+        storage: Where the data lives.
+        prefix: The quarantine's folder under the storage root.
+        store: The operational store (:func:`retrainer.store.open_store`); without one the
+            batches can be read but not moved.
     """
 
-    def __init__(self, storage: Storage, prefix: str = "_quarantine"):
+    def __init__(
+        self,
+        storage: Storage,
+        prefix: str = "_quarantine",
+        store: Store | Callable[[], Store] | None = None,
+    ):
         self.storage = storage
         self.prefix = prefix.strip("/")
+        self._store = store
+
+    @property
+    def store(self) -> Store | None:
+        """The operational store, opened on first use (reading batches never opens it)."""
+        if callable(self._store):
+            self._store = self._store()
+        return self._store
 
     def _base(self, table: str, day: date | str) -> str:
         return f"{self.prefix}/{table}/date={as_date(day).isoformat()}"
 
-    def _append_log(self, *entries: dict[str, Any]) -> None:
-        if not entries:
-            return
+    def _log_store(self) -> Any:
+        """The store's quarantine log of this storage (the old file imported first)."""
+        if self.store is None:
+            raise QuarantineError(
+                f"the quarantine log of {self.storage.describe(self.prefix)} lives in the "
+                "operational store: open the catalog with DataCatalog.for_project(project)"
+            )
+        log = self.store.quarantine_log(self.storage.uri)
+        self._import_file_log(log)
+        return log
+
+    def _import_file_log(self, log: Any) -> None:
         key = f"{self.prefix}/log.jsonl"
-        existing = self.storage.read_bytes(key) if self.storage.exists(key) else b""
-        lines = b"".join(json.dumps(e, sort_keys=True).encode() + b"\n" for e in entries)
-        self.storage.write_bytes(key, existing + lines)
+        where = self.storage.describe(key)
+        if not self.storage.exists(key) or self.store.imports.done(LOG_IMPORT_KIND, where):
+            return
+        lines = self.storage.read_bytes(key).splitlines()
+        entries = [json.loads(line) for line in lines if line.strip()]
+        with self.store.write() as conn:
+            if not self.store.imports.claim(conn, LOG_IMPORT_KIND, where):
+                return
+            log.append(entries, conn=conn)
+            self.store.imports.count(conn, LOG_IMPORT_KIND, where, len(entries))
+        logger.warning(
+            "imported %d quarantine log entries from %s into the operational store %s "
+            "(once; the file is left as it is and no longer written)",
+            len(entries),
+            where,
+            self.store.url,
+        )
+
+    def _append_log(self, *entries: dict[str, Any]) -> None:
+        if entries:
+            self._log_store().append(list(entries))
 
     def quarantine(
         self,
@@ -80,6 +139,7 @@ class Quarantine:
         source = table.partition_prefix(day)
         if not table.exists(day):
             raise QuarantineError(f"{table.name} has no partition for {day}")
+        self._log_store()  # fail before anything moves when there is no store
         base = self._base(table.name, day)
         record = QuarantineRecord(
             table=table.name,
@@ -130,6 +190,7 @@ class Quarantine:
         Raises:
             QuarantineError: Naming the first date that cannot be released.
         """
+        self._log_store()  # fail before anything moves when there is no store
         held = set(self.dates(table.name))
         present = set(table.dates())
         for day in days:
@@ -201,11 +262,12 @@ class Quarantine:
         return bool(self.storage.list_keys(f"{self._base(table, day)}/data"))
 
     def log(self) -> list[dict[str, Any]]:
-        """Every quarantine and release, oldest first."""
-        key = f"{self.prefix}/log.jsonl"
-        if not self.storage.exists(key):
-            return []
-        return [json.loads(line) for line in self.storage.read_bytes(key).splitlines() if line]
+        """Every quarantine and release, oldest first.
+
+        Each entry has ``action``, ``table``, ``date``, ``at``, and ``reason``, ``by``,
+        ``note``, ``location`` where given.
+        """
+        return self._log_store().entries()
 
 
 @dataclass
@@ -239,25 +301,46 @@ class LabelledWindow:
 
 
 class DataCatalog:
-    """Tables of one data source (features, labels, predictions) and its quarantine."""
+    """Tables of one data source (features, labels, predictions) and its quarantine.
 
-    def __init__(self, storage: Storage, data: DataSection, columns: ColumnsSection):
+    Args:
+        storage: Where the data lives.
+        data: The ``data`` section of the config.
+        columns: The ``columns`` section of the config.
+        store: The operational store (the quarantine log), or a function opening it on
+            first use (:meth:`for_project` passes one).
+    """
+
+    def __init__(
+        self,
+        storage: Storage,
+        data: DataSection,
+        columns: ColumnsSection,
+        store: Store | Callable[[], Store] | None = None,
+    ):
         self.storage = storage
         self.data = data
         self.columns = columns
         self.features = PartitionedTable(storage, data.tables.features)
         self.labels = PartitionedTable(storage, data.tables.labels)
         self.predictions = PartitionedTable(storage, data.tables.predictions)
-        self.quarantine = Quarantine(storage, data.quarantine_prefix)
+        self.quarantine = Quarantine(storage, data.quarantine_prefix, store=store)
+
+    @property
+    def store(self) -> Store | None:
+        """The operational store, opened on first use (a command failing before writes none)."""
+        return self.quarantine.store
 
     @classmethod
     def for_project(cls, project: Any) -> DataCatalog:
-        """Open the catalog of a :class:`retrainer.project.Project`."""
+        """Open the catalog of a :class:`retrainer.project.Project` (and its store)."""
+        from retrainer.store import open_store
+
         cfg = project.config
         storage = open_storage(
             project.data_uri, endpoint_url=cfg.data.s3_endpoint_url, base_dir=project.root
         )
-        return cls(storage, cfg.data, cfg.columns)
+        return cls(storage, cfg.data, cfg.columns, store=functools.partial(open_store, project))
 
     def table(self, name: str) -> PartitionedTable:
         """A table by its configured name."""

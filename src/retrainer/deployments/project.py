@@ -88,12 +88,16 @@ def project_files(folder: Path, config_text: str, *, from_data: bool) -> Project
         else "retrainer simulate               # the demo's loan stream into data/\n"
         "retrainer config check && retrainer validate --all"
     )
-    readme = _environment().get_template("README.md.j2").render(
-        name=folder.name,
-        what="a model kept fresh from your own data"
-        if from_data
-        else "the simulated loan-default model, to replace with your own data",
-        first_steps=first,
+    readme = (
+        _environment()
+        .get_template("README.md.j2")
+        .render(
+            name=folder.name,
+            what="a model kept fresh from your own data"
+            if from_data
+            else "the simulated loan-default model, to replace with your own data",
+            first_steps=first,
+        )
     )
     return ProjectFiles(config_text, render_prefect_yaml(str(folder.resolve())), readme)
 

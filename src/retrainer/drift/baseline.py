@@ -17,6 +17,7 @@ that window, with the champion's scores on it.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -174,3 +175,52 @@ def parse_baseline(text: str | None, section: DriftSection) -> TrainingBaseline 
     except ValueError as exc:
         raise ValueError(f"--baseline: expected 'training' or START:END ({exc})") from None
     return WindowBaseline(start=start, end=end)
+
+
+def drop_prediction_columns(profile: BaselineProfile) -> None:
+    """Leave the model's outputs out of a profile (``drift.check_predictions: false``)."""
+    for name in checked_columns(profile)[1]:
+        profile.columns.pop(name)
+    profile.metadata["prediction_columns"] = []
+
+
+def baseline_info(
+    profile: BaselineProfile,
+    baseline: TrainingBaseline | WindowBaseline,
+    version_label: str | None,
+    rows: int,
+) -> dict[str, Any]:
+    """What a check compares with, as reported: kind, start, end, rows and a description.
+
+    Args:
+        profile: The baseline profile.
+        baseline: The baseline option.
+        version_label: Whose training data a training baseline is (e.g. ``champion v3``).
+        rows: Feature rows of a window baseline.
+    """
+    if isinstance(baseline, TrainingBaseline):
+        start, end = profile.metadata.get("start"), profile.metadata.get("end")
+        return {
+            "kind": "training",
+            "start": start,
+            "end": end,
+            "rows": profile.n_rows,
+            "description": f"{version_label}'s training data {start}..{end}",
+        }
+    return {
+        "kind": "window",
+        "start": str(baseline.start),
+        "end": str(baseline.end),
+        "rows": rows,
+        "description": f"production window {baseline.start}..{baseline.end}",
+    }
+
+
+def window_baseline_notes(baseline: WindowBaseline, start: date, end: date) -> list[str]:
+    """Remarks on a production-window baseline against the current window ``start..end``."""
+    if baseline.end >= start and baseline.start <= end:
+        return [
+            f"the baseline window {baseline.start}..{baseline.end} overlaps the current "
+            f"window {start}..{end}: shared days dilute any drift"
+        ]
+    return []

@@ -14,18 +14,36 @@ from __future__ import annotations
 
 import json
 import math
-import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from retrainer.config.drift import TEST_METRICS
+from retrainer.config.drift import TEST_METRICS, DriftSection, TrainingBaseline, WindowBaseline
+from retrainer.drift.baseline import parse_baseline
 from retrainer.drift.detector import DriftDetector
 from retrainer.drift.report import ColumnDrift, DriftReport, MetricResult
-from retrainer.events import json_safe
+from retrainer.events import json_safe, stable_event_id
+from retrainer.monitoring.report import MetricPoint, metric_path
+
+if TYPE_CHECKING:
+    from retrainer.monitoring.screen import ReadScreen
+
+
+class DriftCheckError(Exception):
+    """A drift check that cannot run (no champion, no data in the window, bad option ...)."""
+
+
+def parse_baseline_option(
+    text: str | None, section: DriftSection
+) -> TrainingBaseline | WindowBaseline:
+    """:func:`retrainer.drift.baseline.parse_baseline`, failing with :class:`DriftCheckError`."""
+    try:
+        return parse_baseline(text, section)
+    except ValueError as exc:
+        raise DriftCheckError(str(exc)) from None
 
 
 def headline_metric(column: ColumnDrift) -> MetricResult | None:
@@ -162,8 +180,8 @@ class DriftCheck:
 
     Attributes:
         model: Registered model name.
-        model_version: The champion version whose baseline (and scores) were used; None for
-            a window baseline without a champion.
+        model_version: The version whose baseline (and scores) were used: the champion, or
+            the one asked for; None for a window baseline without a champion.
         window_start: First day of the current window.
         window_end: Last day of the current window.
         baseline: What the current window is compared with: ``kind`` (``training`` or
@@ -172,6 +190,8 @@ class DriftCheck:
         daily: Per-day drift scores.
         prediction_columns: Columns of the report that are model outputs, not features.
         notes: Remarks for the reader (fallbacks, skipped days ...).
+        screen: The partitions of the window read and left out (invalid, quarantined, not
+            validated), when the window was screened against the validation ledger.
     """
 
     model: str
@@ -183,6 +203,7 @@ class DriftCheck:
     daily: list[DailyDrift] = field(default_factory=list)
     prediction_columns: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    screen: ReadScreen | None = None
 
     @property
     def drifted(self) -> bool:
@@ -233,24 +254,22 @@ class DriftCheck:
         Checking the same window twice gives the same id, which Prefect processes once, so a
         re-run (a retry, a second schedule) does not trigger a second retrain.
         """
-        key = "|".join(
-            [
-                event,
-                self.model,
-                self.model_version or "",
-                self.window_start.isoformat(),
-                self.window_end.isoformat(),
-                json.dumps(self.baseline, sort_keys=True, default=str),
-                ",".join(self.report.drifted_columns),
-            ]
+        return stable_event_id(
+            event,
+            self.model,
+            self.model_version,
+            self.window_start.isoformat(),
+            self.window_end.isoformat(),
+            json.dumps(self.baseline, sort_keys=True, default=str),
+            ",".join(self.report.drifted_columns),
         )
-        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"retrainer:{key}"))
 
     def event_payload(self) -> dict[str, Any]:
         """The payload of ``retrainer.drift.detected`` / ``retrainer.drift.checked``.
 
         ``columns`` lists the flagged columns: drifted or at warning level (a ``no_data``
-        column when ``drift.no_data`` counts it).
+        column when ``drift.no_data`` counts it); ``partitions`` the partitions of the window
+        left out (invalid, quarantined or never validated).
         """
         counted = {*self.report.drifted_columns, *self.report.warning_columns}
         flagged = [c for c in self.column_summary() if c["column"] in counted]
@@ -269,6 +288,7 @@ class DriftCheck:
                 "drift_share": self.report.drift_share,
                 "rows": self.report.n_current,
                 "columns": flagged,
+                "partitions": self.screen.to_dict() if self.screen else None,
             }
         )
 
@@ -282,3 +302,35 @@ class DriftCheck:
             "daily": [d.to_dict() for d in self.daily],
             "report": self.report.to_dict(),
         }
+
+
+def drift_metrics(check: DriftCheck) -> list[MetricPoint]:
+    """Every statistic of a check as MLflow metrics.
+
+    Keys: ``<metric>.<column>`` (every metric of every column), ``p_value.<metric>.<column>``,
+    ``drifted.<column>`` (0/1), ``drift_share``, ``drifted_columns``, ``rows``,
+    ``excluded_partitions`` (left out by the validation screen); per day
+    ``daily.<metric>.<column>`` with step = day index in the window and that day's timestamp.
+    """
+    report = check.report
+    points: list[MetricPoint] = [
+        ("drift_share", report.drift_share, 0, None),
+        ("drifted_columns", len(report.drifted_columns), 0, None),
+        ("rows", report.n_current, 0, None),
+        ("reference_rows", report.n_reference, 0, None),
+    ]
+    if check.screen is not None:
+        points.append(("excluded_partitions", len(check.screen.excluded), 0, None))
+    for column in report.columns:
+        points.append((metric_path("drifted", column.column), column.drifted, 0, None))
+        for name, metric in column.metrics.items():
+            points.append((metric_path(name, column.column), metric.value, 0, None))
+            points.append((metric_path("p_value", name, column.column), metric.p_value, 0, None))
+    for day in check.daily:
+        step = (day.day - check.window_start).days
+        points.append(("daily.rows", day.n_rows, step, day.day))
+        points.append(("daily.drifted", day.drifted, step, day.day))
+        for column, score in day.scores.items():
+            key = metric_path("daily", score.metric, column)
+            points.append((key, score.value, step, day.day))
+    return points

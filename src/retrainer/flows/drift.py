@@ -10,16 +10,18 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from retrainer import events
+from retrainer.drift.check import parse_baseline_option
+from retrainer.monitoring.scoring import parse_version_option
 from retrainer.tasks.drift import (
     drift_window,
     load_baseline,
     log_drift_run,
-    parse_baseline_option,
     publish_drift_report,
     run_drift_check,
     write_drift_report,
 )
 from retrainer.tasks.events import emit
+from retrainer.tasks.monitoring import screen_reads
 from retrainer.tasks.project import configure_tracking, load_project
 
 
@@ -31,13 +33,19 @@ def check_drift(
     baseline: str | None = None,
     as_of: str | None = None,
     html: str | None = None,
+    version: str | None = None,
 ) -> dict[str, Any]:
-    """Compare a window of feature data (and the champion's scores on it) with a baseline.
+    """Compare a window of feature data (and a version's predictions on it) with a baseline.
 
-    The baseline is the champion's training profile (logged with the version by the train
-    flow; its prediction part is the champion's scores on its fresh holdout) or a production
-    window. Every statistic is logged to an MLflow run tagged ``retrainer.kind=drift``, the
-    HTML report (distributions and per-day drift scores) is written under
+    The baseline is the version's training profile (logged with the version by the train
+    flow; its prediction part is the version's scores on its fresh holdout) or a production
+    window. The version is the champion unless ``version`` names another; its predictions
+    are the ones it logged in the predictions table, and rows it has no logged prediction
+    for are scored with it. Partitions that failed validation are never read, and those
+    never validated follow ``validation.before_training`` (validate first, skip, or allow),
+    as for training; the result's ``partitions`` and ``notes`` name what was left out.
+    Every statistic is logged to an MLflow run tagged ``retrainer.kind=drift``, the HTML
+    report (distributions and per-day drift scores) is written under
     ``<state_dir>/reports/drift``, a markdown artifact is published, and
     ``retrainer.drift.detected`` (drift) or ``retrainer.drift.checked`` (none) is emitted.
 
@@ -51,16 +59,21 @@ def check_drift(
         as_of: The data clock (YYYY-MM-DD): nothing after it is read; default: the newest
             feature partition.
         html: Also write the HTML report to this file.
+        version: The model version to check (its baseline and predictions); default: the
+            champion.
 
     Returns:
         The check as a dict plus ``run_id``, ``html_report``, ``json_report``, ``event`` and
         ``event_id``.
     """
+    version = parse_version_option(version)
     project = load_project(config)
     configure_tracking(project)
     span = drift_window(project, current, days, as_of)
-    reference = load_baseline(project, parse_baseline_option(baseline, project.config.drift), span)
-    check = run_drift_check(project, reference, span)
+    screen = screen_reads(project, span.start, span.end, verb="checked")
+    option = parse_baseline_option(baseline, project.config.drift)
+    reference = load_baseline(project, option, span, version)
+    check = run_drift_check(project, reference, span, screen)
     html_path, json_path = write_drift_report(project, check, html)
     run_id = log_drift_run(project, check, html_path, json_path)
     publish_drift_report(project, check, html_path)

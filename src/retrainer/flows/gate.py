@@ -13,20 +13,25 @@ from prefect.input import RunInput
 from prefect.runtime import flow_run
 
 from retrainer import events
-from retrainer.registry.models import TAG_PREFIX
+from retrainer.gates.approval import AWAITING_APPROVAL, TAG_GATE_FLOW_RUN_ID, decision_word
+from retrainer.gates.document import gate_event_payload, promotion_evidence
+from retrainer.promotion import PromotionConflict, record_approval
+from retrainer.promotion.rules import should_promote
+from retrainer.registry.champion import registry_for
+from retrainer.registry.lineage import TAG_GATE
 from retrainer.tasks.events import emit, prefect_api_is_shared
 from retrainer.tasks.gating import (
     collect_evidence,
-    gate_status,
     judge,
     load_holdout,
     record_gate,
-    registry_for,
     resolve_models,
 )
 from retrainer.tasks.project import configure_tracking, load_project
+from retrainer.tasks.promotion import promote_and_announce
 
 APPROVAL_KEY_PREFIX = "gate-approval"
+GATE_EVENTS = {"passed": events.GATE_PASSED, "failed": events.GATE_FAILED}
 
 
 class GateApproval(RunInput):
@@ -43,10 +48,7 @@ def _wait_for_approval(project: Any, version: str, timeout_seconds: int) -> Gate
     registry = registry_for(project)
     registry.set_tags(
         version,
-        {
-            f"{TAG_PREFIX}gate": "awaiting_approval",
-            f"{TAG_PREFIX}gate_flow_run_id": flow_run.get_id(),
-        },
+        {TAG_GATE: AWAITING_APPROVAL, TAG_GATE_FLOW_RUN_ID: flow_run.get_id()},
     )
     get_run_logger().info(
         "waiting up to %ss for approval of v%s: resume in the Prefect UI or run "
@@ -67,6 +69,31 @@ def _wait_for_approval(project: Any, version: str, timeout_seconds: int) -> Gate
         return None
 
 
+def _promote(project: Any, version: str, champion: Any, result: dict[str, Any]) -> bool:
+    """Promote a passed challenger over the champion it was judged against (only that one)."""
+    expected = champion.version if champion else None
+    reason = "gate passed" if expected else "first version passed the gate"
+    try:
+        promote_and_announce(
+            project,
+            version,
+            expected_champion=expected,
+            by="gate",
+            reason=reason,
+            evidence=promotion_evidence(result),
+        )
+    except PromotionConflict as exc:
+        result["promotion_conflict"] = str(exc)
+        get_run_logger().warning(
+            "v%s passed but was not promoted: %s; run the gate again against the new champion",
+            version,
+            exc,
+        )
+        return False
+    get_run_logger().info("promoted v%s to champion", version)
+    return True
+
+
 @flow(name="evaluate-gates", log_prints=True)
 def evaluate_gates(
     config: str = "retrainer.yaml",
@@ -83,7 +110,9 @@ def evaluate_gates(
         as_of: Labels known on this date (default: the newest data).
         promote: Promote on pass. Default: the first version of a model always becomes
             champion when it passes; later versions follow ``promotion.auto_promote``
-            (only without rollout stages: staged rollouts promote through their stages).
+            (:func:`retrainer.promotion.rules.should_promote`). A promotion is a
+            compare-and-set against the champion the gate judged: when another version
+            became champion meanwhile, nothing is promoted (``promotion_conflict``).
         require_approval: Override ``gates.human_approval.required``.
 
     Returns:
@@ -114,33 +143,38 @@ def evaluate_gates(
     report = judge(project, holdout, challenger_evidence, champion_evidence)
 
     timeout = gates_config.human_approval.timeout_seconds
+    decision = None
     if report.awaiting_approval and report.automatic_checks_passed and prefect_api_is_shared():
         decision = _wait_for_approval(project, challenger.version, timeout)
         if decision is None:
             report = report.with_human_approval("timed_out", timeout_seconds=timeout)
         else:
             report = report.with_human_approval(
-                "approved" if decision.approve else "rejected",
+                decision_word(decision.approve),
                 reviewer=decision.reviewer,
                 comment=decision.comment,
                 timeout_seconds=timeout,
             )
 
     result = record_gate(project, report, challenger, champion, holdout, flow_run.get_id())
-    status = gate_status(report)
-    payload = {
-        "version": challenger.version,
-        "champion_version": champion.version if champion else None,
-        "summary": report.summary,
-        "failed_checks": [c.to_dict() for c in report.failed_checks],
-        "metrics": report.metrics,
-        "holdout": result["holdout"],
-    }
+    status = result["status"]
+    if decision is not None:
+        record_approval(
+            project,
+            challenger.version,
+            by=decision.reviewer,
+            approved=decision.approve,
+            reason=decision.comment,
+            evidence=promotion_evidence(result),
+        )
     event_id = None
-    if status == "passed":
-        event_id = emit(events.GATE_PASSED, project.model_name, payload, version=challenger.version)
-    elif status == "failed":
-        event_id = emit(events.GATE_FAILED, project.model_name, payload, version=challenger.version)
+    if status in GATE_EVENTS:
+        event_id = emit(
+            GATE_EVENTS[status],
+            project.model_name,
+            gate_event_payload(result),
+            version=challenger.version,
+        )
     else:
         get_run_logger().info(
             "v%s passed every automatic check and waits for approval: "
@@ -150,30 +184,8 @@ def evaluate_gates(
         )
 
     promoted = False
-    if status == "passed":
-        first_version = champion is None
-        wanted = promote
-        if wanted is None:
-            wanted = first_version or (cfg.promotion.auto_promote and not cfg.promotion.stages)
-        if wanted:
-            previous = registry_for(project).promote(
-                challenger.version,
-                reason="first version passed the gate" if first_version else "gate passed",
-                actor="gate",
-            )
-            promoted = True
-            emit(
-                events.MODEL_PROMOTED,
-                project.model_name,
-                {
-                    "version": challenger.version,
-                    "previous_version": previous,
-                    "reason": "gate passed",
-                    "by": "gate",
-                },
-                version=challenger.version,
-            )
-            get_run_logger().info("promoted v%s to champion", challenger.version)
+    if status == "passed" and should_promote(champion is None, promote, cfg.promotion):
+        promoted = _promote(project, challenger.version, champion, result)
     result["promoted"] = promoted
     result["champion_uri"] = f"models:/{project.model_name}@champion"
     result["event_id"] = event_id

@@ -16,8 +16,8 @@ from retrainer.tasks.events import emit
 from retrainer.tasks.project import configure_tracking, load_project
 from retrainer.tasks.training import (
     evaluate_holdout,
+    fetch_champion,
     fit,
-    load_champion,
     load_labelled_data,
     prepare_training_set,
     register_model,
@@ -35,6 +35,7 @@ def train(
     event_id: str | None = None,
     gate: bool = True,
     promote: bool | None = None,
+    detail: str | None = None,
 ) -> dict[str, Any]:
     """Train the configured estimator on a window of labelled data and register it in MLflow.
 
@@ -48,6 +49,8 @@ def train(
             becomes champion when it passes its absolute bounds and sanity checks).
         promote: Promote when the gate passes (default: see
             ``retrainer.flows.gate.evaluate_gates``).
+        detail: What triggered it, in words (the policy's reasons, an alert's text),
+            recorded as lineage (``retrainer.trigger_detail``).
 
     Returns:
         The registered version, its URIs, holdout metrics and lineage.
@@ -55,12 +58,14 @@ def train(
     project = load_project(config)
     configure_tracking(project)
     strategy = parse_window_option(window) if window else project.config.training.window
-    champion_model, champion_version = load_champion(project)
+    champion = fetch_champion(project)
     # a bad batch is never trained on: invalid partitions are left out, pending ones are
     # validated first, skipped or allowed (validation.before_training)
     screen = screen_training_partitions(project, as_of)
     labelled = load_labelled_data(project, as_of, screen.excluded)
-    prepared = prepare_training_set(project, labelled, strategy, champion_model)
+    prepared = prepare_training_set(
+        project, labelled, strategy, champion.model if champion else None
+    )
     fitted = fit(project, prepared.training)
     metrics = evaluate_holdout(project, fitted.pipeline, prepared.holdout)
     result = register_model(
@@ -70,8 +75,9 @@ def train(
         metrics,
         reason=reason,
         event_id=event_id,
-        parent_version=champion_version,
+        parent_version=champion.version if champion else None,
         flow_run_id=flow_run.get_id(),
+        detail=detail,
     )
     # the artefacts that travel with the version: the data-validation suite built from the
     # training rows (validates every batch while this version is champion) and the drift
@@ -95,6 +101,7 @@ def train(
             "version": result["version"],
             "reason": reason,
             "trigger_event_id": event_id,
+            "trigger_detail": detail,
             "metrics": metrics,
             "window": prepared.training.strategy,
             "rows": fitted.train_rows,

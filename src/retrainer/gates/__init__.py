@@ -14,13 +14,23 @@ One call judges a challenger on the fresh holdout and returns a report::
     )
     report.passed, report.summary, report.to_markdown()
 
-Core logic only: no Prefect, no MLflow. The statistics live in :mod:`retrainer.gates.stats`.
+Core logic only: no Prefect, no MLflow. The statistics live in :mod:`retrainer.gates.stats`,
+the holdout-freshness policy in :mod:`retrainer.gates.holdout`, the logged gate document in
+:mod:`retrainer.gates.document`, the HTML report in :mod:`retrainer.gates.html` and the rules
+of human approval in :mod:`retrainer.gates.approval`.
 """
 
 from retrainer.gates.checks import normalize_type, signature_problems
-from retrainer.gates.decision import GateConfigError, evaluate_gates
-from retrainer.gates.inputs import ColumnSpec, GateInputs, ModelEvidence, Signature
-from retrainer.gates.report import CheckResult, GateReport, Verdict, human_approval_check
+from retrainer.gates.decision import GateConfigError, GateSetupError, evaluate_gates
+from retrainer.gates.inputs import ColumnSpec, GateInputs, GateSubject, ModelEvidence, Signature
+from retrainer.gates.report import (
+    CheckResult,
+    GateReport,
+    GateStatus,
+    Verdict,
+    gate_status,
+    human_approval_check,
+)
 from retrainer.gates.stats import (
     Decision,
     PairedTestResult,
@@ -38,6 +48,9 @@ __all__ = [
     "GateConfigError",
     "GateInputs",
     "GateReport",
+    "GateSetupError",
+    "GateStatus",
+    "GateSubject",
     "ModelEvidence",
     "PairedTestResult",
     "Signature",
@@ -46,6 +59,7 @@ __all__ = [
     "decide",
     "delong_test",
     "evaluate_gates",
+    "gate_status",
     "human_approval_check",
     "mcnemar_test",
     "normalize_type",

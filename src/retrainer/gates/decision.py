@@ -37,6 +37,10 @@ class GateConfigError(ValueError):
         super().__init__("; ".join(f"{field}: {message}" for field, message in self.problems))
 
 
+class GateSetupError(Exception):
+    """The gate cannot run (no challenger, no holdout rows ...); the message says why."""
+
+
 def _declared_classes(
     task: str, holdout: GateInputs, models: Sequence[ModelEvidence | None]
 ) -> tuple[Any, ...] | None:

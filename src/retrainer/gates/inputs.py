@@ -1,9 +1,9 @@
-"""What the gate is given: the holdout labels and segments, and each model's evidence."""
+"""What the gate is given: the versions, the holdout labels and segments, each model's evidence."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -86,3 +86,31 @@ class ModelEvidence:
     signature: Signature | None = None
     classes: Sequence[Any] | None = None
     label: str = ""
+
+
+@dataclass
+class GateSubject:
+    """A registered version taking part in the gate.
+
+    Attributes:
+        version: The version number (as text).
+        uri: Its ``models:/`` URI.
+        tags: Its version tags (lineage, holdout days ...).
+        model: The fitted pipeline.
+        signature: Input columns as ``(name, type)`` pairs.
+        size_bytes: Serialized model size in bytes.
+        role: ``challenger`` or ``champion``.
+    """
+
+    version: str
+    uri: str
+    tags: dict[str, str] = field(default_factory=dict)
+    model: Any = None
+    signature: list[tuple[str, str]] | None = None
+    size_bytes: int | None = None
+    role: str = "challenger"
+
+    @property
+    def label(self) -> str:
+        """How reports name it."""
+        return f"v{self.version}"

@@ -10,6 +10,7 @@ import numpy as np
 
 Verdict = Literal["passed", "failed", "skipped", "insufficient_data", "warning", "pending"]
 CheckKind = Literal["holdout", "sanity", "absolute", "comparison", "segment", "human_approval"]
+GateStatus = Literal["passed", "failed", "awaiting_approval"]
 
 _BLOCKING = ("failed", "pending", "insufficient_data")
 
@@ -298,3 +299,16 @@ class GateReport:
                 decision, reviewer=reviewer, comment=comment, timeout_seconds=timeout_seconds
             )
         )
+
+
+def gate_status(report: GateReport) -> GateStatus:
+    """The ``retrainer.gate`` tag value: passed, failed, or awaiting_approval.
+
+    A report waits for approval only when every automatic check passed and the human
+    approval is pending; anything else that does not pass has failed.
+    """
+    if report.passed:
+        return "passed"
+    if report.awaiting_approval and report.automatic_checks_passed:
+        return "awaiting_approval"
+    return "failed"

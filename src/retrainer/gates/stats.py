@@ -263,56 +263,6 @@ def delong_test(
 # --------------------------------------------------------------------------------------------
 
 
-def _binom_pmf(k: int, m: int, p: float) -> float:
-    if p <= 0:
-        return 1.0 if k == 0 else 0.0
-    if p >= 1:
-        return 1.0 if k == m else 0.0
-    log = (
-        math.lgamma(m + 1)
-        - math.lgamma(k + 1)
-        - math.lgamma(m - k + 1)
-        + k * math.log(p)
-        + (m - k) * math.log1p(-p)
-    )
-    return math.exp(log)
-
-
-def _binom_cdf(k: int, m: int, p: float) -> float:
-    """P(X ≤ k) for X ~ Binomial(m, p)."""
-    if k < 0:
-        return 0.0
-    if k >= m:
-        return 1.0
-    return min(1.0, math.fsum(_binom_pmf(i, m, p) for i in range(k + 1)))
-
-
-def _binom_sf(k: int, m: int, p: float) -> float:
-    """P(X ≥ k) for X ~ Binomial(m, p)."""
-    if k <= 0:
-        return 1.0
-    if k > m:
-        return 0.0
-    return min(1.0, math.fsum(_binom_pmf(i, m, p) for i in range(k, m + 1)))
-
-
-def _normal_sf(z: float) -> float:
-    return 0.5 * math.erfc(z / math.sqrt(2))
-
-
-def _normal_quantile(q: float) -> float:
-    # Bisection on erfc keeps this module's McNemar code free of scipy; 80 halvings of [-40, 40]
-    # reach double precision.
-    lo, hi = -40.0, 40.0
-    for _ in range(80):
-        mid = (lo + hi) / 2
-        if 1 - _normal_sf(mid) < q:
-            lo = mid
-        else:
-            hi = mid
-    return (lo + hi) / 2
-
-
 def mcnemar_p_value(b: int, c: int, *, exact_below: int = 25) -> tuple[float, float, str]:
     """McNemar's test of equal accuracy from the discordant counts.
 
@@ -344,45 +294,38 @@ def mcnemar_p_value(b: int, c: int, *, exact_below: int = 25) -> tuple[float, fl
     if m == 0:
         return 0.0, 1.0, "exact"
     if m < exact_below:
-        k = min(b, c)
-        return float(k), min(1.0, 2 * _binom_cdf(k, m, 0.5)), "exact"
+        return float(min(b, c)), float(sps.binomtest(b, m, 0.5).pvalue), "exact"
     statistic = max(abs(b - c) - 1, 0) ** 2 / m
-    return statistic, math.erfc(math.sqrt(statistic / 2)), "chi2_cc"
+    return statistic, float(sps.chi2.sf(statistic, 1)), "chi2_cc"
 
 
-def _clopper_pearson(k: int, m: int, alpha: float) -> tuple[float, float]:
-    def solve(target: float, tail: Any, increasing: bool) -> float:
-        lo, hi = 0.0, 1.0
-        for _ in range(100):
-            mid = (lo + hi) / 2
-            value = tail(mid)
-            if (value < target) == increasing:
-                lo = mid
-            else:
-                hi = mid
-        return (lo + hi) / 2
+def _proportion_interval(k: int, m: int, alpha: float, exact: bool) -> tuple[float, float]:
+    """Two-sided ``1 - alpha`` interval of a binomial proportion ``k / m``.
 
-    lower = 0.0 if k == 0 else solve(alpha / 2, lambda p: _binom_sf(k, m, p), True)
-    upper = 1.0 if k == m else solve(alpha / 2, lambda p: _binom_cdf(k, m, p), False)
-    return lower, upper
+    Exact Clopper–Pearson, or the Wilson score interval with continuity correction
+    (Newcombe 1998, method 4), both from :meth:`scipy.stats.binomtest.proportion_ci`.
+    """
+    method = "exact" if exact else "wilsoncc"
+    ci = sps.binomtest(k, m).proportion_ci(confidence_level=1 - alpha, method=method)
+    return float(ci.low), float(ci.high)
 
 
-def _wilson_cc(k: int, m: int, alpha: float) -> tuple[float, float]:
-    # Newcombe (1998), method 4: Wilson score interval with continuity correction.
-    z = _normal_quantile(1 - alpha / 2)
-    p = k / m
-    denom = 2 * (m + z * z)
-    if k == 0:
-        lower = 0.0
-    else:
-        root = math.sqrt(max(z * z - 2 - 1 / m + 4 * p * (m * (1 - p) + 1), 0.0))
-        lower = max(0.0, (2 * m * p + z * z - 1 - z * root) / denom)
-    if k == m:
-        upper = 1.0
-    else:
-        root = math.sqrt(max(z * z + 2 - 1 / m + 4 * p * (m * (1 - p) - 1), 0.0))
-        upper = min(1.0, (2 * m * p + z * z + 1 + z * root) / denom)
-    return lower, upper
+def _one_sided_p_values(b: int, m: int, pi_t: float, exact: bool) -> tuple[float, float]:
+    """One-sided p-values ``(P(X ≥ b), P(X ≤ b))`` for ``X ~ Binomial(m, pi_t)``.
+
+    Exact binomial tails, or their normal approximation with continuity correction.
+    """
+    if pi_t <= 0:
+        return 0.0, 1.0
+    if pi_t >= 1:
+        return 1.0, 0.0
+    if exact:
+        return float(sps.binom.sf(b - 1, m, pi_t)), float(sps.binom.cdf(b, m, pi_t))
+    sd = math.sqrt(m * pi_t * (1 - pi_t))
+    return (
+        float(sps.norm.sf((b - 0.5 - m * pi_t) / sd)),
+        float(sps.norm.cdf((b + 0.5 - m * pi_t) / sd)),
+    )
 
 
 def mcnemar_test(
@@ -453,20 +396,10 @@ def mcnemar_test(
         p_worse = 0.0 if threshold > 0 else 1.0
     else:
         exact = m < exact_below
-        pi_low, pi_high = (_clopper_pearson if exact else _wilson_cc)(b, m, alpha)
+        pi_low, pi_high = _proportion_interval(b, m, alpha, exact)
         low = (2 * pi_low - 1) * m / n
         high = (2 * pi_high - 1) * m / n
-        pi_t = (threshold * n / m + 1) / 2
-        if pi_t <= 0:
-            p_better, p_worse = 0.0, 1.0
-        elif pi_t >= 1:
-            p_better, p_worse = 1.0, 0.0
-        elif exact:
-            p_better, p_worse = _binom_sf(b, m, pi_t), _binom_cdf(b, m, pi_t)
-        else:
-            sd = math.sqrt(m * pi_t * (1 - pi_t))
-            p_better = _normal_sf((b - 0.5 - m * pi_t) / sd)
-            p_worse = 1 - _normal_sf((b + 0.5 - m * pi_t) / sd)
+        p_better, p_worse = _one_sided_p_values(b, m, (threshold * n / m + 1) / 2, exact)
     return PairedTestResult(
         metric="accuracy",
         test="mcnemar",

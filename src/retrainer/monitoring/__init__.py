@@ -4,6 +4,7 @@ Pure core (no Prefect, no MLflow): the flows in ``flows/monitor.py`` and ``flows
 do the IO.
 """
 
+from retrainer.monitoring.errors import MonitoringError
 from retrainer.monitoring.estimation import (
     ESTIMABLE_METRICS,
     ConfidenceBasedEstimator,
@@ -57,6 +58,7 @@ __all__ = [
     "ConfidenceBasedEstimator",
     "EstimationError",
     "MetricCheck",
+    "MonitoringError",
     "MonitoringInputError",
     "PerformanceMonitor",
     "PerformanceReport",

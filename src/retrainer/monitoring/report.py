@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import date
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
-from retrainer.events import json_safe
+from retrainer.events import json_safe, stable_event_id
+
+if TYPE_CHECKING:
+    from retrainer.monitoring.screen import ReadScreen
 
 Basis = Literal["realised", "estimated"]
 
@@ -219,6 +222,8 @@ class PerformanceReport:
             oriented so that negative means worse than CBPE expected: a large negative gap
             is the signature of concept drift (the estimate cannot see it).
         notes: Anything the reader should know (excluded versions, skipped segments ...).
+        screen: The partitions of the window read and left out (invalid, quarantined, not
+            validated), when the predictions were screened against the validation ledger.
     """
 
     model_name: str
@@ -237,6 +242,7 @@ class PerformanceReport:
     estimation: EstimationInfo
     expectation_gap: dict[str, float | None] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    screen: ReadScreen | None = None
 
     # -- verdicts -------------------------------------------------------------------------
     @property
@@ -325,16 +331,40 @@ class PerformanceReport:
         """The breaches as dicts (metric, scope, basis, value, threshold, support ...)."""
         return [c.to_dict() for c in self.breaches]
 
+    @property
+    def breach_basis(self) -> str | None:
+        """``realised``, ``estimated`` or ``estimated+realised``: what the breaches rest on."""
+        bases = sorted({b.basis for b in self.breaches})
+        return "+".join(bases) if bases else None
+
+    def incident_id(self, event: str) -> str:
+        """A stable event id per model, version, window, basis and verdict.
+
+        The window counts with its ``as_of`` date (the labels known). Checking the same
+        window again gives the same id, which Prefect processes once, so a re-run (a retry,
+        a second schedule) does not trigger a second retrain.
+        """
+        return stable_event_id(
+            event,
+            self.model_name,
+            self.model_version,
+            self.window_start,
+            self.window_end,
+            self.as_of,
+            self.breach_basis,
+            self.verdict,
+        )
+
     def event_payload(self) -> dict[str, Any]:
         """The payload of ``retrainer.performance.degraded`` / ``.checked``.
 
         It names the primary breached metric, whether the overall metric and which segments
         breached, each breach's value, threshold and support, whether it is realised or
-        estimated, the window and its labelled share.
+        estimated, the window and its labelled share, and the partitions of the window left
+        out (``partitions``: invalid, quarantined or never validated).
         """
         breaches = self.breaches
         metric = breaches[0].metric if breaches else self.primary_metric
-        bases = sorted({b.basis for b in breaches})
         thresholds = {
             m: c.threshold.value
             for m in self.metrics
@@ -347,7 +377,7 @@ class PerformanceReport:
                 "metrics": list(dict.fromkeys(b.metric for b in breaches)),
                 "overall": any(b.segment is None for b in breaches),
                 "segments": sorted({b.segment for b in breaches if b.segment}),
-                "basis": "+".join(bases) if bases else None,
+                "basis": self.breach_basis,
                 "breaches": [
                     {
                         "metric": b.metric,
@@ -374,6 +404,7 @@ class PerformanceReport:
                 "as_of": self.as_of,
                 "model_version": self.model_version,
                 "insufficient_segments": self.insufficient_segments(),
+                "partitions": self.screen.to_dict() if self.screen else None,
             }
         )
 
@@ -403,5 +434,71 @@ class PerformanceReport:
                 "daily": daily.to_dict(orient="records"),
                 "segments": self.segments.to_dict(orient="records"),
                 "notes": self.notes,
+                "partitions": self.screen.to_dict() if self.screen else None,
             }
         )
+
+
+MetricPoint = tuple[str, Any, int, date | None]
+"""An MLflow metric to log: ``(key, value, step, day)``; ``day`` timestamps a daily point.
+
+Values may be None or NaN: the logger skips them."""
+
+
+def metric_path(*parts: object) -> str:
+    """A dotted metric key from its parts (the logger makes it MLflow-safe)."""
+    return ".".join(str(part) for part in parts)
+
+
+def report_metrics(report: PerformanceReport) -> list[MetricPoint]:
+    """Every statistic of a report as MLflow metrics.
+
+    Keys: ``<basis>.<metric>`` (overall) and ``<basis>.<metric>.<column>.<value>`` (segments),
+    ``reference.<metric>``, ``threshold.<metric>``, ``support.<basis>``, ``labelled_share``;
+    per day ``daily.<metric>.<basis>`` and ``daily.labelled_share`` with step = day index in
+    the window and the timestamp of that day; ``excluded_partitions`` (left out by the
+    validation screen).
+    """
+    points: list[MetricPoint] = [
+        ("rows", report.rows, 0, None),
+        ("labelled_rows", report.labelled_rows, 0, None),
+        ("labelled_share", report.labelled_share, 0, None),
+        ("breaches", len(report.breaches), 0, None),
+    ]
+    if report.screen is not None:
+        points.append(("excluded_partitions", len(report.screen.excluded), 0, None))
+    for check in report.checks:
+        parts = [check.basis, check.metric]
+        if check.segment:
+            column, _, value = check.segment.partition("=")
+            parts += [column, value]
+            points.append((metric_path("support", *parts), check.support, 0, None))
+        points.append((metric_path(*parts), check.value, 0, None))
+        if check.segment is None:
+            points += [
+                (metric_path("support", check.basis), check.support, 0, None),
+                (metric_path("threshold", check.metric), check.threshold.value, 0, None),
+                (metric_path("reference", check.metric), check.threshold.reference, 0, None),
+            ]
+        if check.z is not None:
+            points.append((metric_path("z", *parts), check.z, 0, None))
+    for metric, gap in report.expectation_gap.items():
+        points.append((metric_path("expectation_gap", metric), gap, 0, None))
+    return points + _daily_points(report)
+
+
+def _daily_points(report: PerformanceReport) -> list[MetricPoint]:
+    if report.window_start is None or not len(report.daily):
+        return []
+    points: list[MetricPoint] = []
+    for _, row in report.daily.iterrows():
+        day = row["date"]
+        step = (day - report.window_start).days
+        points.append(("daily.labelled_share", row["labelled_share"], step, day))
+        points.append(("daily.rows", row["rows"], step, day))
+        for metric in report.metrics:
+            for basis in ("realised", "estimated"):
+                column = f"{metric}_{basis}"
+                if column in row.index:
+                    points.append((metric_path("daily", metric, basis), row[column], step, day))
+    return points

@@ -26,6 +26,11 @@ class MonitoringWindow:
         return f"{self.start.isoformat()}:{self.end.isoformat()}"
 
 
+def calendar_days(start: date, end: date) -> list[date]:
+    """Every calendar day from ``start`` to ``end`` (inclusive)."""
+    return [start + timedelta(days=k) for k in range((end - start).days + 1)]
+
+
 def parse_window(text: str) -> tuple[date, date]:
     """Parse ``START:END`` (ISO dates, inclusive).
 

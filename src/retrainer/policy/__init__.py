@@ -3,7 +3,13 @@
 The live continuous-training flow and the policy backtest call the same :func:`decide`.
 """
 
-from retrainer.policy.decide import Decision, decide, performance_holds, trigger_names
+from retrainer.policy.decide import (
+    Decision,
+    decide,
+    handed_over,
+    performance_holds,
+    trigger_names,
+)
 from retrainer.policy.observations import (
     Alert,
     DriftObservation,
@@ -22,6 +28,7 @@ __all__ = [
     "PolicyState",
     "SegmentPerformance",
     "decide",
+    "handed_over",
     "performance_holds",
     "trigger_names",
 ]

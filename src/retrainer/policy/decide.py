@@ -69,7 +69,8 @@ class Decision:
         status: ``retrain``, ``no_trigger``, ``suppressed`` or ``waiting_for_labels``.
         reasons: Why the policy fired, one line per fired trigger.
         suppressed_by: The guard that held a fired policy back (``require_degradation``,
-            ``cooldown``, ``daily_cap``, ``labels``), or None.
+            ``cooldown``, ``daily_cap``, ``labels``; ``in_progress`` when another run was
+            checking the model and took the request over), or None.
         detail: One line saying what was decided and why.
         fired: Names of the fired triggers.
         consecutive: Trigger name → consecutive breaching checks (after this decision).
@@ -440,4 +441,29 @@ def decide(policy: PolicySection, state: PolicyState, observations: Observations
         "retrain: " + "; ".join(reasons),
         next_state=final,
         **{**base, "consecutive": reset},
+    )
+
+
+def handed_over(state: PolicyState, holder: str, request: str) -> Decision:
+    """The decision of a run that found another run checking the model (an alert storm).
+
+    The request (an alert, a person's request) goes to the run holding the check, which
+    decides on it with fresh checks; this run decides nothing and keeps the state as it is.
+
+    Args:
+        state: The model's state (unchanged).
+        holder: The run that is checking the model.
+        request: What this run was started for, in words.
+    """
+    return Decision(
+        retrain=False,
+        status="suppressed",
+        reasons=(request,),
+        suppressed_by="in_progress",
+        detail=f"handed over to run {holder}, which is checking the model now",
+        fired=(),
+        consecutive=dict(state.consecutive),
+        labels={},
+        event_ids=(),
+        next_state=state,
     )

@@ -44,7 +44,7 @@ class Champion:
 
 def registry_for(project: Project) -> ModelRegistry:
     """The project's registered model (MLflow must be configured first)."""
-    return ModelRegistry(project.model_name, lock_dir=project.state_dir / "locks")
+    return ModelRegistry(project.model_name)
 
 
 def _recorded_metrics(registry: ModelRegistry, run_id: str | None) -> dict[str, float]:

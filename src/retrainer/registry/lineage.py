@@ -36,6 +36,7 @@ class Lineage:
     holdout_start: str | None = None
     holdout_end: str | None = None
     flow_run_id: str | None = None
+    trigger_detail: str | None = None
 
     def to_tags(self) -> dict[str, str]:
         """As version tags (None values omitted)."""
@@ -45,7 +46,7 @@ class Lineage:
                 continue
             if isinstance(value, float):
                 value = f"{value:.6g}"
-            tags[f"{TAG_PREFIX}{key}"] = str(value)
+            tags[f"{TAG_PREFIX}{key}"] = str(value)[:5000]  # MLflow's tag value limit
         return tags
 
     @classmethod

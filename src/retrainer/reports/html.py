@@ -1,42 +1,24 @@
 """Self-contained HTML reports (inline CSS, PNG plots embedded as data URIs).
 
 Every report (validation, drift, monitoring, gate, rollout) is built from :class:`Section`
-blocks and rendered with :func:`render_report`, so they share one look and open offline.
+blocks and rendered with :func:`render_report` from the Jinja2 templates in ``templates/``
+(``report.html.j2``, ``macros.html.j2``, ``report.css``), so they share one look and open
+offline. Autoescaping is on: titles, paragraphs, facts and table cells are text, never markup.
 """
 
 from __future__ import annotations
 
 import base64
-import html
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
+import jinja2
 import pandas as pd
-
-_CSS = "".join(
-    [
-        "body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;",
-        "color:#1f2328;max-width:1200px}",
-        "h1{font-size:1.6rem;margin-bottom:.2rem}",
-        "h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #d0d7de}",
-        ".meta{color:#59636e;font-size:.9rem}",
-        ".verdict{display:inline-block;padding:.2rem .6rem;border-radius:1rem;font-weight:600}",
-        ".ok{background:#dafbe1;color:#116329}",
-        ".bad{background:#ffebe9;color:#a40e26}",
-        ".warn{background:#fff8c5;color:#7d4e00}",
-        ".info{background:#ddf4ff;color:#0550ae}",
-        "table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem}",
-        "th,td{border:1px solid #d0d7de;padding:.3rem .6rem;text-align:left}",
-        "th{background:#f6f8fa}",
-        "td.num{text-align:right;font-variant-numeric:tabular-nums}",
-        "img{max-width:100%;height:auto}",
-        ".grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(360px,1fr));gap:1rem}",
-        "pre{background:#f6f8fa;padding:.6rem;overflow:auto}",
-    ]
-)
+from markupsafe import Markup
 
 VERDICT_CLASSES = {
     "passed": "ok",
@@ -55,7 +37,15 @@ VERDICT_CLASSES = {
 
 @dataclass
 class Section:
-    """One block of a report: a heading with paragraphs, tables and images."""
+    """One block of a report: a heading with paragraphs, tables and images.
+
+    Attributes:
+        title: The heading (also the images' alt text).
+        paragraphs: Plain-text paragraphs (escaped).
+        tables: Frames shown as tables (see :func:`table_html` for the cell formats).
+        images: PNG data URIs, e.g. from :func:`figure_to_data_uri`, shown in a grid.
+        raw_html: Trusted markup inserted as is after the images (empty by default).
+    """
 
     title: str
     paragraphs: list[str] = field(default_factory=list)
@@ -64,10 +54,63 @@ class Section:
     raw_html: str = ""
 
 
+@dataclass(frozen=True)
+class _Cell:
+    """A table cell ready for the template: ``kind`` is verdict, num or text."""
+
+    kind: str
+    text: str
+
+
+@dataclass(frozen=True)
+class _Table:
+    columns: list[str]
+    rows: list[list[_Cell]]
+
+
+def _verdict_class(verdict: str) -> str:
+    return VERDICT_CLASSES.get(str(verdict).lower(), "info")
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("retrainer.reports", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+    env.globals["verdict_class"] = _verdict_class
+    return env
+
+
+def _macros() -> Any:
+    return _environment().get_template("macros.html.j2").module
+
+
+def _cell(column: Any, value: Any, float_format: str) -> _Cell:
+    if column == "verdict" and isinstance(value, str):
+        return _Cell("verdict", value)
+    if isinstance(value, float):
+        return _Cell("num", "" if pd.isna(value) else float_format.format(value))
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _Cell("num", str(value))
+    return _Cell("text", "" if value is None else str(value))
+
+
+def _table(frame: pd.DataFrame, float_format: str = "{:.4g}") -> _Table:
+    rows = [
+        [_cell(column, value, float_format) for column, value in row.items()]
+        for _, row in frame.iterrows()
+    ]
+    return _Table([str(c) for c in frame.columns], rows)
+
+
 def verdict_badge(verdict: str) -> str:
     """A coloured badge for a verdict word (passed, failed, drift, warning ...)."""
-    css = VERDICT_CLASSES.get(verdict.lower(), "info")
-    return f'<span class="verdict {css}">{html.escape(verdict)}</span>'
+    return str(_macros().badge(verdict))
 
 
 def figure_to_data_uri(figure: Any, dpi: int = 90) -> str:
@@ -81,23 +124,13 @@ def figure_to_data_uri(figure: Any, dpi: int = 90) -> str:
 
 
 def table_html(frame: pd.DataFrame, float_format: str = "{:.4g}") -> str:
-    """An HTML table; a column named ``verdict`` is shown as badges."""
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-    rows = []
-    for _, row in frame.iterrows():
-        cells = []
-        for column, value in row.items():
-            if column == "verdict" and isinstance(value, str):
-                cells.append(f"<td>{verdict_badge(value)}</td>")
-            elif isinstance(value, float):
-                text = "" if pd.isna(value) else float_format.format(value)
-                cells.append(f'<td class="num">{text}</td>')
-            elif isinstance(value, int) and not isinstance(value, bool):
-                cells.append(f'<td class="num">{value}</td>')
-            else:
-                cells.append(f"<td>{html.escape('' if value is None else str(value))}</td>")
-        rows.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    """An HTML table of a frame.
+
+    Floats are shown with ``float_format`` (NaN empty) and right-aligned like integers, a
+    column named ``verdict`` as badges, anything else as escaped text.
+    """
+    table = _table(frame, float_format)
+    return str(_macros().table(table.columns, table.rows))
 
 
 def render_report(
@@ -112,38 +145,30 @@ def render_report(
         title: Page title.
         sections: Blocks in order.
         verdict: Overall verdict shown as a badge under the title.
-        meta: Key/value facts shown under the title (model, window, version ...).
+        meta: Key/value facts shown under the title (model, window, version ...); a
+            ``generated`` timestamp (UTC) is added unless given.
+
+    Returns:
+        The page, with inline CSS and embedded images.
     """
-    parts = [f"<h1>{html.escape(title)}</h1>"]
-    if verdict:
-        parts.append(f"<p>{verdict_badge(verdict)}</p>")
     facts = dict(meta or {})
     facts.setdefault("generated", datetime.now(UTC).isoformat(timespec="seconds"))
-    parts.append(
-        '<p class="meta">'
-        + " · ".join(f"{html.escape(str(k))}: {html.escape(str(v))}" for k, v in facts.items())
-        + "</p>"
-    )
-    for section in sections:
-        parts.append(f"<h2>{html.escape(section.title)}</h2>")
-        parts.extend(f"<p>{html.escape(p)}</p>" for p in section.paragraphs)
-        parts.extend(table_html(t) for t in section.tables)
-        if section.images:
-            parts.append(
-                '<div class="grid">'
-                + "".join(
-                    f'<img src="{uri}" alt="{html.escape(section.title)}">'
-                    for uri in section.images
-                )
-                + "</div>"
-            )
-        if section.raw_html:
-            parts.append(section.raw_html)
-    body = "\n".join(parts)
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head>"
-        f"<body>{body}</body></html>"
+    blocks = [
+        {
+            "title": section.title,
+            "paragraphs": section.paragraphs,
+            "tables": [_table(t) for t in section.tables],
+            "images": section.images,
+            "raw_html": Markup(section.raw_html),  # trusted markup, by contract
+        }
+        for section in sections
+    ]
+    template = _environment().get_template("report.html.j2")
+    return template.render(
+        title=title,
+        verdict=verdict,
+        facts=[(str(k), str(v)) for k, v in facts.items()],
+        sections=blocks,
     )
 
 

@@ -17,32 +17,35 @@ import pandas as pd
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from retrainer.config.drift import DriftSection, TrainingBaseline, WindowBaseline
+from retrainer.config.drift import TrainingBaseline, WindowBaseline
 from retrainer.data import DataCatalog
 from retrainer.drift import BaselineProfile, DriftDetector, ProfileError
 from retrainer.drift.baseline import (
     BASELINE_ARTIFACT_DIR,
     BASELINE_ARTIFACT_PATH,
     BASELINE_FILENAME,
+    baseline_info,
     build_baseline_profile,
     checked_columns,
-    parse_baseline,
+    drop_prediction_columns,
     prediction_frame,
     require_feature_columns,
+    window_baseline_notes,
 )
-from retrainer.drift.check import DriftCheck, check_window
+from retrainer.drift.check import DriftCheck, DriftCheckError, check_window, drift_metrics
 from retrainer.drift.html import render_html, render_markdown
+from retrainer.drift.scores import split_predictions, with_predictions
+from retrainer.monitoring.predictions import SCORE_COLUMN
+from retrainer.monitoring.scoring import select_version
+from retrainer.monitoring.screen import ReadScreen
 from retrainer.monitoring.window import MonitoringWindow, resolve_window
 from retrainer.project import Project
-from retrainer.registry.lineage import load_model
-from retrainer.registry.models import CHAMPION
+from retrainer.registry.champion import Champion, load_champion
 from retrainer.tasks.artifacts import artifact_key, publish_markdown
-from retrainer.tasks.reporting import MetricLog, log_report_run, metric_key, write_report_files
-from retrainer.tasks.training import registry_for
+from retrainer.tasks.monitoring import load_version, metric_rows, screen_reads, version_label
+from retrainer.tasks.reporting import log_report_run, write_report_files
 
-
-class DriftCheckError(Exception):
-    """A drift check that cannot run (no champion, no data in the window, bad option ...)."""
+__all__ = ["DriftCheckError"]
 
 
 # -- the baseline logged with every trained version -----------------------------------------
@@ -130,16 +133,6 @@ class Baseline:
     notes: list[str] = field(default_factory=list)
 
 
-def parse_baseline_option(
-    text: str | None, section: DriftSection
-) -> TrainingBaseline | WindowBaseline:
-    """:func:`retrainer.drift.baseline.parse_baseline`, failing with :class:`DriftCheckError`."""
-    try:
-        return parse_baseline(text, section)
-    except ValueError as exc:
-        raise DriftCheckError(str(exc)) from None
-
-
 @task(name="resolve-drift-window", cache_policy=NO_CACHE)
 def drift_window(
     project: Project, current: str | None, days: int | None, as_of: str | None
@@ -158,29 +151,73 @@ def drift_window(
         raise DriftCheckError(str(exc)) from exc
 
 
-def _read_features(
-    catalog: DataCatalog,
-    columns: list[str],
-    start: date | None = None,
-    end: date | None = None,
-    dates: list[date] | None = None,
-) -> pd.DataFrame:
-    frame = catalog.features.read(start, end, columns=columns, dates=dates)
+def _feature_read_columns(project: Project) -> list[str]:
+    cols = project.config.columns
+    return list(dict.fromkeys([cols.id, *cols.features, *cols.embeddings]))
+
+
+def _read_day(catalog: DataCatalog, columns: list[str], day: date) -> pd.DataFrame:
+    frame = catalog.features.read(dates=[day], columns=columns)
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise DriftCheckError(
-            f"{catalog.features.name}: column(s) {missing} are missing from the data read "
-            f"({start or dates}..{end or ''}); validate the batch (`retrainer validate`)"
+            f"{catalog.features.name}: column(s) {missing} are missing from the partition of "
+            f"{day}; validate the batch (`retrainer validate --date {day}`)"
         )
     return frame
 
 
-def _champion(project: Project) -> tuple[Any | None, Any | None]:
-    registry = registry_for(project)
-    version = registry.version_by_alias(CHAMPION)
-    if version is None:
-        return None, None
-    return version, load_model(registry.uri(str(version.version)))
+def _logged_predictions(
+    catalog: DataCatalog, day: date, version: str | None
+) -> pd.DataFrame | None:
+    """The version's own predictions of a day (rows without a version are scored instead)."""
+    if version is None or not catalog.predictions.exists(day):
+        return None
+    frame = catalog.predictions.read(dates=[day])
+    if SCORE_COLUMN not in frame.columns or catalog.columns.id not in frame.columns:
+        return None
+    return select_version(frame, version, catalog.columns.id, stand_in=False).frame
+
+
+@dataclass
+class _DayReader:
+    """Reads the days of a span one at a time, with the checked version's predictions."""
+
+    project: Project
+    model: Any | None
+    version: str | None
+    logged: int = 0
+    scored: int = 0
+
+    def __call__(self, days: list[date]) -> Iterator[tuple[date, pd.DataFrame]]:
+        cfg = self.project.config
+        catalog = DataCatalog.for_project(self.project)
+        columns = _feature_read_columns(self.project)
+        for day in days:
+            frame = _read_day(catalog, columns, day)
+            if self.model is not None and len(frame):
+                with_scores = with_predictions(
+                    frame,
+                    _logged_predictions(catalog, day, self.version),
+                    self.model,
+                    id_column=cfg.columns.id,
+                    feature_columns=cfg.columns.features,
+                    task=cfg.model.task,
+                )
+                frame = with_scores.frame
+                self.logged += with_scores.logged
+                self.scored += with_scores.scored
+            yield day, frame
+
+    def note(self, span: str) -> str | None:
+        """Where the checked predictions of a span came from."""
+        if self.model is None or not self.logged + self.scored:
+            return None
+        return (
+            f"predictions of version {self.version} on {span}: {self.logged} logged (the "
+            f"predictions table), {self.scored} scored by the drift check (no logged "
+            "prediction of the version)"
+        )
 
 
 def _download_profile(run_id: str) -> BaselineProfile | None:
@@ -197,29 +234,46 @@ def _download_profile(run_id: str) -> BaselineProfile | None:
         return BaselineProfile.load(local)
 
 
+def _read_span(
+    project: Project, reader: _DayReader, start: date | str, end: date | str, what: str
+) -> tuple[pd.DataFrame, list[str]]:
+    """A screened span read whole (a baseline), and the notes on what it left out."""
+    screen = screen_reads(project, start, end, verb=f"used as {what}")
+    frames = [frame for _, frame in reader(screen.read)]
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return frame, screen.notes(f"used as {what}", span=what)
+
+
 def _rebuild_training_profile(
-    project: Project, version: Any, model: Any, notes: list[str]
+    project: Project, version: Champion, notes: list[str]
 ) -> BaselineProfile:
     """The baseline of a version trained before baselines were logged: from its window tags."""
     cfg = project.config
-    tags = dict(version.tags or {})
+    tags = version.tags
     start, end = tags.get("retrainer.window_start"), tags.get("retrainer.window_end")
     if not start or not end:
         raise DriftCheckError(
-            f"champion v{version.version} has neither a drift baseline artifact nor "
-            "window tags; compare with a production window (--baseline START:END)"
+            f"version {version.version} has neither a drift baseline artifact nor window "
+            "tags; compare with a production window (--baseline START:END)"
         )
-    catalog = DataCatalog.for_project(project)
-    features = _read_features(catalog, _feature_read_columns(project), start, end)
+    features, left_out = _read_span(
+        project, _DayReader(project, None, None), start, end, "the training baseline"
+    )
     predictions = None
     h_start, h_end = tags.get("retrainer.holdout_start"), tags.get("retrainer.holdout_end")
     if h_start and h_end and cfg.drift.check_predictions:
-        holdout = _read_features(catalog, _feature_read_columns(project), h_start, h_end)
-        predictions = prediction_frame(model, holdout[cfg.columns.features], cfg.model.task)
+        holdout, _ = _read_span(
+            project, _DayReader(project, None, None), h_start, h_end, "the holdout"
+        )
+        if len(holdout):
+            predictions = prediction_frame(
+                version.model, holdout[cfg.columns.features], cfg.model.task
+            )
     notes.append(
-        f"champion v{version.version} has no logged drift baseline: rebuilt from its training "
-        f"window {start}..{end} (quarantined or deleted partitions are missing from it)"
+        f"version {version.version} has no logged drift baseline: rebuilt from its training "
+        f"window {start}..{end}"
     )
+    notes += left_out
     return build_baseline_profile(
         features,
         predictions=predictions,
@@ -228,151 +282,134 @@ def _rebuild_training_profile(
     )
 
 
-def _feature_read_columns(project: Project) -> list[str]:
+def _training_profile(project: Project, version: Champion, notes: list[str]) -> BaselineProfile:
+    section = project.config.drift
+    profile = _download_profile(version.run_id) if version.run_id else None
+    if profile is None:
+        profile = _rebuild_training_profile(project, version, notes)
     cols = project.config.columns
-    return list(dict.fromkeys([*cols.features, *cols.embeddings]))
+    try:
+        require_feature_columns(profile, list(cols.numeric), list(cols.categorical), section)
+    except ProfileError as exc:
+        raise DriftCheckError(str(exc)) from exc
+    if not section.check_predictions:
+        drop_prediction_columns(profile)
+    return profile
+
+
+def _window_profile(
+    project: Project,
+    baseline: WindowBaseline,
+    window: MonitoringWindow,
+    version: Champion | None,
+    notes: list[str],
+) -> tuple[BaselineProfile, int]:
+    cfg = project.config
+    model = version.model if version is not None and cfg.drift.check_predictions else None
+    reader = _DayReader(project, model, version.version if version else None)
+    frame, left_out = _read_span(project, reader, baseline.start, baseline.end, "the baseline")
+    notes += left_out
+    if frame.empty:
+        raise DriftCheckError(
+            f"the baseline window {baseline.start}..{baseline.end} has no feature rows"
+            + (" that passed validation" if left_out else "")
+        )
+    notes += window_baseline_notes(baseline, window.start, window.end)
+    notes += [n for n in [reader.note("the baseline window")] if n]
+    features, predicted = split_predictions(frame)
+    profile = build_baseline_profile(
+        features,
+        predictions=predicted,
+        metadata={"kind": "window", "start": str(baseline.start), "end": str(baseline.end)},
+        **_profile_inputs(project),
+    )
+    return profile, len(frame)
 
 
 @task(name="load-drift-baseline", cache_policy=NO_CACHE)
 def load_baseline(
-    project: Project, baseline: TrainingBaseline | WindowBaseline, window: MonitoringWindow
+    project: Project,
+    baseline: TrainingBaseline | WindowBaseline,
+    window: MonitoringWindow,
+    version: str | None = None,
 ) -> Baseline:
-    """The detector to compare with: the champion's training profile or a production window.
+    """The detector to compare with: a version's training profile or a production window.
+
+    Args:
+        project: The project.
+        baseline: ``training`` or a production window.
+        window: The current window (a production baseline overlapping it gets a note).
+        version: The version whose baseline and predictions are checked; None: the
+            champion (a production window works without one: features only).
 
     Raises:
-        DriftCheckError: No champion for a training baseline, an empty baseline window, or a
-            profile that does not cover the configured features.
+        DriftCheckError: No champion (or no such version) for a training baseline, an empty
+            baseline window, or a profile that does not cover the configured features.
     """
-    cfg = project.config
-    logger = get_run_logger()
     notes: list[str] = []
-    version, model = _champion(project)
-    section = cfg.drift
+    model = _checked_model(project, version, needed=isinstance(baseline, TrainingBaseline))
     if isinstance(baseline, TrainingBaseline):
-        if version is None:
-            raise DriftCheckError(
-                f"model {project.model_name!r} has no champion, so there is no training "
-                "baseline; run `retrainer train`, or compare with a production window "
-                "(--baseline START:END)"
-            )
-        profile = _download_profile(version.run_id) if version.run_id else None
-        if profile is None:
-            profile = _rebuild_training_profile(project, version, model, notes)
-        try:
-            require_feature_columns(
-                profile, list(cfg.columns.numeric), list(cfg.columns.categorical), section
-            )
-        except ProfileError as exc:
-            raise DriftCheckError(str(exc)) from exc
-        if not section.check_predictions:
-            predicted = checked_columns(profile)[1]
-            for name in predicted:
-                profile.columns.pop(name)
-            profile.metadata["prediction_columns"] = []
-        info = {
-            "kind": "training",
-            "start": profile.metadata.get("start"),
-            "end": profile.metadata.get("end"),
-            "rows": profile.n_rows,
-            "description": f"champion v{version.version}'s training data "
-            f"{profile.metadata.get('start')}..{profile.metadata.get('end')}",
-        }
-        detector = DriftDetector.from_profile(profile, section)
+        assert model is not None  # needed=True raises instead
+        profile = _training_profile(project, model, notes)
+        rows = profile.n_rows
     else:
-        catalog = DataCatalog.for_project(project)
-        features = _read_features(
-            catalog, _feature_read_columns(project), baseline.start, baseline.end
-        )
-        if features.empty:
-            raise DriftCheckError(
-                f"the baseline window {baseline.start}..{baseline.end} has no feature rows"
-            )
-        if baseline.end >= window.start and baseline.start <= window.end:
-            notes.append(
-                f"the baseline window {baseline.start}..{baseline.end} overlaps the current "
-                f"window {window.start}..{window.end}: shared days dilute any drift"
-            )
-        predictions = None
-        if model is not None and section.check_predictions:
-            predictions = prediction_frame(model, features[cfg.columns.features], cfg.model.task)
-            notes.append(
-                f"prediction baseline: champion v{version.version}'s scores on the baseline window"
-            )
-        profile = build_baseline_profile(
-            features,
-            predictions=predictions,
-            metadata={"kind": "window", "start": str(baseline.start), "end": str(baseline.end)},
-            **_profile_inputs(project),
-        )
-        info = {
-            "kind": "window",
-            "start": str(baseline.start),
-            "end": str(baseline.end),
-            "rows": len(features),
-            "description": f"production window {baseline.start}..{baseline.end}",
-        }
-        detector = DriftDetector.from_profile(profile, section)
-    if model is None or not checked_columns(profile)[1]:
-        model = None
-    logger.info("drift baseline: %s (%d rows)", info["description"], info["rows"])
+        profile, rows = _window_profile(project, baseline, window, model, notes)
+    info = baseline_info(profile, baseline, version_label(model), rows)
+    checked = model.model if model is not None and checked_columns(profile)[1] else None
+    get_run_logger().info("drift baseline: %s (%d rows)", info["description"], info["rows"])
     return Baseline(
-        detector=detector,
+        detector=DriftDetector.from_profile(profile, project.config.drift),
         info=info,
-        model_version=str(version.version) if version is not None else None,
-        model=model,
+        model_version=model.version if model is not None else None,
+        model=checked,
         notes=notes,
     )
 
 
-def _window_days(
-    project: Project, catalog: DataCatalog, baseline: Baseline, days: list[date]
-) -> Iterator[tuple[date, pd.DataFrame]]:
-    cfg = project.config
-    columns = _feature_read_columns(project)
-    for day in days:
-        frame = _read_features(catalog, columns, dates=[day])
-        if baseline.model is not None and len(frame):
-            scored = prediction_frame(baseline.model, frame[cfg.columns.features], cfg.model.task)
-            frame = pd.concat([frame, scored], axis=1)
-        yield day, frame
+def _checked_model(project: Project, version: str | None, *, needed: bool) -> Champion | None:
+    """The version whose predictions a check reads: ``version``, else the champion."""
+    if version is not None:
+        return load_version(project, version, error=DriftCheckError)
+    champion = load_champion(project)
+    if champion is None and needed:
+        raise DriftCheckError(
+            f"model {project.model_name!r} has no champion, so there is no training "
+            "baseline; run `retrainer train`, or compare with a production window "
+            "(--baseline START:END)"
+        )
+    return champion
 
 
 @task(name="check-drift-window", cache_policy=NO_CACHE)
-def run_drift_check(project: Project, baseline: Baseline, window: MonitoringWindow) -> DriftCheck:
-    """Compare the window with the baseline, day by day (one day in memory at a time).
+def run_drift_check(
+    project: Project, baseline: Baseline, window: MonitoringWindow, screen: ReadScreen
+) -> DriftCheck:
+    """Compare the window's screened days with the baseline, one day in memory at a time.
 
-    Quarantined partitions are not in the features table any more, so they are never read;
-    the check notes which days of the window had no partition.
+    Partitions the validation screen leaves out (invalid, quarantined, not validated) are
+    never read; the check names them in its notes and its ``partitions`` entry.
 
     Raises:
-        DriftCheckError: The window has no feature partitions or a day lacks a column.
+        DriftCheckError: The window has no readable feature partitions or a day lacks a column.
     """
-    catalog = DataCatalog.for_project(project)
-    days = catalog.features.dates(window.start, window.end)
-    if not days:
+    if not screen.read:
+        left_out = f" that passed validation ({len(screen.excluded)} left out)"
         raise DriftCheckError(
-            f"no feature partitions between {window.start} and {window.end} in {catalog.features!r}"
+            f"no feature partitions between {window.start} and {window.end} in "
+            f"{DataCatalog.for_project(project).features!r}{left_out if screen.excluded else ''}"
         )
-    notes = list(baseline.notes)
-    expected = pd.date_range(window.start, window.end, freq="D").date
-    absent = [d for d in expected if d not in set(days)]
-    quarantined = [d for d in absent if catalog.quarantine.is_quarantined(catalog.features.name, d)]
-    if quarantined:
-        notes.append("quarantined, not checked: " + ", ".join(d.isoformat() for d in quarantined))
-    if len(absent) > len(quarantined):
-        notes.append(f"{len(absent) - len(quarantined)} day(s) of the window have no partition")
+    reader = _DayReader(project, baseline.model, baseline.model_version)
     try:
-        report, daily = check_window(
-            baseline.detector, _window_days(project, catalog, baseline, days)
-        )
+        report, daily = check_window(baseline.detector, reader(screen.read))
     except ValueError as exc:
         raise DriftCheckError(str(exc)) from exc
+    notes = [*baseline.notes, *screen.notes("checked")]
+    notes += [n for n in [reader.note("the window")] if n]
     if report.baseline_empty_columns:
         notes.append(
             "the baseline has no values of " + ", ".join(report.baseline_empty_columns) + ": "
             "they cannot drift; rebuild the baseline from data that has them"
         )
-    _, prediction_cols = checked_columns(baseline.detector.profile_)
     check = DriftCheck(
         model=project.model_name,
         model_version=baseline.model_version,
@@ -381,18 +418,25 @@ def run_drift_check(project: Project, baseline: Baseline, window: MonitoringWind
         baseline=baseline.info,
         report=report,
         daily=daily,
-        prediction_columns=prediction_cols,
+        prediction_columns=checked_columns(baseline.detector.profile_)[1],
         notes=notes,
+        screen=screen,
     )
+    _log_check(check)
+    return check
+
+
+def _log_check(check: DriftCheck) -> None:
     logger = get_run_logger()
+    report = check.report
     logger.info(
         "drift %s: %d of %d columns drifted over %d rows (%s .. %s)",
         check.verdict,
         len(report.drifted_columns),
         len(report.columns),
         report.n_current,
-        window.start,
-        window.end,
+        check.window_start,
+        check.window_end,
     )
     for row in check.column_summary():
         if row["status"] != "ok":
@@ -404,37 +448,9 @@ def run_drift_check(project: Project, baseline: Baseline, window: MonitoringWind
                 row["value"],
                 row["threshold"],
             )
-    return check
 
 
 # -- outputs --------------------------------------------------------------------------------
-
-
-def drift_metrics(check: DriftCheck) -> list[tuple[str, float, int, int]]:
-    """Every statistic of a check as MLflow metrics ``(key, value, step, timestamp_ms)``.
-
-    Keys: ``<metric>.<column>`` (every metric of every column), ``p_value.<metric>.<column>``,
-    ``drifted.<column>`` (0/1), ``drift_share``, ``drifted_columns``, ``rows``; per day
-    ``daily.<metric>.<column>`` with step = day index in the window and that day's timestamp.
-    """
-    log = MetricLog()
-    report = check.report
-    log.add("drift_share", report.drift_share)
-    log.add("drifted_columns", len(report.drifted_columns))
-    log.add("rows", report.n_current)
-    log.add("reference_rows", report.n_reference)
-    for column in report.columns:
-        log.add(metric_key("drifted", column.column), column.drifted)
-        for name, metric in column.metrics.items():
-            log.add(metric_key(name, column.column), metric.value)
-            log.add(metric_key("p_value", name, column.column), metric.p_value)
-    for day in check.daily:
-        step = (day.day - check.window_start).days
-        log.add("daily.rows", day.n_rows, step, day.day)
-        log.add("daily.drifted", day.drifted, step, day.day)
-        for column, score in day.scores.items():
-            log.add(metric_key("daily", score.metric, column), score.value, step, day.day)
-    return log.rows
 
 
 @task(name="write-drift-report", cache_policy=NO_CACHE)
@@ -479,7 +495,7 @@ def log_drift_run(project: Project, check: DriftCheck, html_path: str, json_path
         "mode": report.mode,
         **{f"setting.{k}": str(v) for k, v in report.settings.items()},
     }
-    metrics = drift_metrics(check)
+    metrics = metric_rows(drift_metrics(check))
     run_id = log_report_run(
         f"drift-{check.window_start}-{check.window_end}",
         tags,

@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from retrainer.events import json_safe, model_resource
+from retrainer.events import ORIGIN_CT, ORIGIN_STANDALONE, json_safe, model_resource
+
+CT_TAG = "retrainer:continuous-training"
+"""The Prefect tag a continuous-training run puts around its steps (``prefect.tags``)."""
 
 logger = logging.getLogger(__name__)
 
@@ -24,13 +27,15 @@ def emit(
         model_name: The model (resource ``retrainer.model.<name>``).
         payload: JSON-able details (dates, numpy scalars and NaN are converted).
         event_id: A stable id (UUID) makes redelivery idempotent on the Prefect side.
-        **resource_labels: Extra resource labels such as ``version="3"``.
+        **resource_labels: Extra resource labels such as ``version="3"``; ``origin``
+            (``retrainer.origin``) defaults to :func:`current_origin`.
     """
     from prefect.events import emit_event
 
     kwargs: dict[str, Any] = {}
     if event_id:
         kwargs["id"] = event_id
+    resource_labels.setdefault("origin", current_origin())
     emitted = emit_event(
         event=event,
         resource=model_resource(model_name, **resource_labels),
@@ -52,3 +57,14 @@ def prefect_api_is_shared() -> bool:
     from prefect.settings import get_current_settings
 
     return bool(get_current_settings().api.url)
+
+
+def current_origin() -> str:
+    """The ``retrainer.origin`` label of events emitted here (CT triggers match on it).
+
+    ``continuous-training`` inside the steps of a CT run (within its :data:`CT_TAG`), else
+    ``standalone``.
+    """
+    from prefect.context import TagsContext
+
+    return ORIGIN_CT if CT_TAG in TagsContext.get().current_tags else ORIGIN_STANDALONE

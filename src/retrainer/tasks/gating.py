@@ -1,6 +1,7 @@
-"""Tasks of the gate flow.
+"""Tasks of the gate flow: resolve the models, load the holdout, score, judge, record.
 
-Resolve the models, load the fresh holdout, collect evidence, judge, record the verdict.
+IO and ``@task`` wrappers only: the policies (holdout freshness, gate status, the gate
+document, the HTML report) live in :mod:`retrainer.gates`.
 """
 
 from __future__ import annotations
@@ -9,8 +10,6 @@ import json
 import logging
 import tempfile
 import time
-from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -19,59 +18,38 @@ import pandas as pd
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from retrainer.data import DataCatalog, as_date
-from retrainer.gates import GateInputs, GateReport, ModelEvidence, evaluate_gates
-from retrainer.gates.report import CheckResult, format_value
+from retrainer.data import DataCatalog
+from retrainer.gates import (
+    GateInputs,
+    GateReport,
+    GateSetupError,
+    GateSubject,
+    ModelEvidence,
+    evaluate_gates,
+)
+from retrainer.gates.approval import (
+    TAG_GATE_CHAMPION,
+    TAG_GATE_RUN_ID,
+    decided_report,
+    decision_document,
+    decision_word,
+)
+from retrainer.gates.document import flatten_metrics, gate_document
+from retrainer.gates.holdout import Holdout, champion_overlap_note, holdout_text, holdout_window
+from retrainer.gates.html import gate_report_html, render_gate_html
+from retrainer.gates.report import format_value
 from retrainer.project import Project
-from retrainer.registry.lineage import TAG_GATE, load_model, mlflow_metric_name
+from retrainer.registry.champion import load_champion, registry_for
+from retrainer.registry.lineage import TAG_GATE, load_model
 from retrainer.registry.models import (
     CHALLENGER,
-    CHAMPION,
     TAG_PREFIX,
     ModelRegistry,
     RegistryError,
     model_signature,
 )
+from retrainer.tasks.reporting import MetricLog, log_report_run
 from retrainer.training.pipeline import predict_scores
-
-
-class GateSetupError(Exception):
-    """The gate cannot run (no challenger, no holdout rows ...); the message says why."""
-
-
-@dataclass
-class GateSubject:
-    """A registered version taking part in the gate."""
-
-    version: str
-    uri: str
-    tags: dict[str, str]
-    model: Any = None
-    signature: list[tuple[str, str]] | None = None
-    size_bytes: int | None = None
-    role: str = "challenger"
-
-    @property
-    def label(self) -> str:
-        """How reports name it."""
-        return f"v{self.version}"
-
-
-@dataclass
-class Holdout:
-    """The fresh holdout both models are scored on."""
-
-    frame: pd.DataFrame
-    start: date | None
-    end: date | None
-    as_of: date
-    notes: list[str] = field(default_factory=list)
-    not_fresh: str | None = None  # why the rows may have been used to train the challenger
-
-
-def registry_for(project: Project) -> ModelRegistry:
-    """The project's registered model."""
-    return ModelRegistry(project.model_name, lock_dir=project.state_dir / "locks")
 
 
 def _subject(registry: ModelRegistry, version: Any, role: str) -> GateSubject:
@@ -90,6 +68,21 @@ def _subject(registry: ModelRegistry, version: Any, role: str) -> GateSubject:
     )
 
 
+def _challenger_version(registry: ModelRegistry, project: Project, version: str | None) -> Any:
+    if version is not None:
+        try:
+            return registry.get_version(version)
+        except RegistryError as exc:
+            raise GateSetupError(str(exc)) from None
+    found = registry.version_by_alias(CHALLENGER)
+    if found is None:
+        raise GateSetupError(
+            f"model {project.model_name!r} has no challenger; train one first "
+            "(`retrainer train`) or pass --version"
+        )
+    return found
+
+
 @task(name="resolve-gate-models", cache_policy=NO_CACHE)
 def resolve_models(project: Project, version: str | None) -> tuple[GateSubject, GateSubject | None]:
     """The challenger (``version`` or the ``challenger`` alias) and the champion, if any.
@@ -98,23 +91,11 @@ def resolve_models(project: Project, version: str | None) -> tuple[GateSubject, 
     compare it with and it is judged on absolute bounds and sanity only.
     """
     registry = registry_for(project)
-    if version is not None:
-        try:
-            challenger_version = registry.get_version(version)
-        except RegistryError as exc:
-            raise GateSetupError(str(exc)) from None
-    else:
-        challenger_version = registry.version_by_alias(CHALLENGER)
-        if challenger_version is None:
-            raise GateSetupError(
-                f"model {project.model_name!r} has no challenger; train one first "
-                "(`retrainer train`) or pass --version"
-            )
-    champion_version = registry.version_by_alias(CHAMPION)
-    challenger = _subject(registry, challenger_version, "challenger")
+    challenger = _subject(registry, _challenger_version(registry, project, version), "challenger")
+    current = load_champion(project, model=False)
     champion = None
-    if champion_version is not None and str(champion_version.version) != challenger.version:
-        champion = _subject(registry, champion_version, "champion")
+    if current is not None and current.version != challenger.version:
+        champion = _subject(registry, current.model_version, "champion")
     get_run_logger().info(
         "gate: challenger v%s vs %s",
         challenger.version,
@@ -134,60 +115,38 @@ def load_holdout(
 
     The holdout is the latest labelled window that was NOT used to train the challenger.
     Labels that arrived since training are included (``as_of`` defaults to the newest data).
-    A champion trained on any of these days would be favoured; that is noted in the report.
-
-    A version without recorded holdout dates (registered outside the train flow) is judged
-    on the latest labelled days, which it may have been trained on: its ``holdout`` check
-    fails (fail closed) unless ``gates.holdout.allow_unrecorded`` is true, which only notes it.
+    Which days, and whether they are fresh, is :func:`retrainer.gates.holdout.holdout_window`'s
+    policy: a version without recorded holdout dates fails its ``holdout`` check unless
+    ``gates.holdout.allow_unrecorded`` is true. A champion trained on any of these days would
+    be favoured; that is noted in the report.
     """
     cfg = project.config
     catalog = DataCatalog.for_project(project)
-    start_tag = challenger.tags.get(f"{TAG_PREFIX}holdout_start")
-    end_tag = challenger.tags.get(f"{TAG_PREFIX}holdout_end")
-    notes: list[str] = []
-    not_fresh: str | None = None
-    if start_tag and end_tag:
-        start, end = as_date(start_tag), as_date(end_tag)
-    else:
-        # a version registered outside the train flow: the latest labelled days
+
+    def labelled_days() -> list[Any]:
         latest = catalog.load_labelled(as_of=as_of, columns=[cfg.columns.timestamp])
-        days = sorted(set(pd.to_datetime(latest.frame[cfg.columns.timestamp], utc=True).dt.date))
-        if not days:
-            raise GateSetupError("no labelled data to build a holdout from")
-        window = days[-cfg.gates.holdout.days :]
-        start, end = window[0], window[-1]
-        if cfg.gates.holdout.allow_unrecorded:
-            notes.append(
-                f"v{challenger.version} has no recorded holdout; using the latest labelled "
-                f"days {start}..{end}, which it may have been trained on "
-                "(gates.holdout.allow_unrecorded: true)"
-            )
-        else:
-            not_fresh = (
-                f"no recorded holdout dates: v{challenger.version} was not registered by the "
-                f"train flow, so the latest labelled days {start}..{end} may be rows it was "
-                "trained on; retrain it with `retrainer train`, or set "
-                "gates.holdout.allow_unrecorded: true to judge it on them anyway"
-            )
-            get_run_logger().warning("%s", not_fresh)
-    labelled = catalog.load_labelled(start=start, end=end, as_of=as_of)
+        return list(pd.to_datetime(latest.frame[cfg.columns.timestamp], utc=True).dt.date)
+
+    window = holdout_window(challenger.version, challenger.tags, cfg.gates.holdout, labelled_days)
+    if window.not_fresh:
+        get_run_logger().warning("%s", window.not_fresh)
+    labelled = catalog.load_labelled(start=window.start, end=window.end, as_of=as_of)
     if labelled.frame.empty:
-        raise GateSetupError(f"no labelled rows in the holdout window {start}..{end}")
+        raise GateSetupError(f"no labelled rows in the holdout window {window.start}..{window.end}")
+    notes = list(window.notes)
     if champion is not None:
-        champion_end = champion.tags.get(f"{TAG_PREFIX}window_end")
-        if champion_end and as_date(champion_end) >= start:
-            notes.append(
-                f"champion v{champion.version} was trained on data up to {champion_end}, "
-                f"overlapping the holdout ({start}..{end}): the comparison favours the champion"
-            )
+        overlap = champion_overlap_note(champion.version, champion.tags, window)
+        notes += [overlap] if overlap else []
     get_run_logger().info(
         "holdout %s..%s: %d labelled rows (%d not labelled yet)",
-        start,
-        end,
+        window.start,
+        window.end,
         len(labelled.frame),
         labelled.unlabelled_rows,
     )
-    return Holdout(labelled.frame, start, end, labelled.as_of, notes, not_fresh)
+    return Holdout(
+        labelled.frame, window.start, window.end, labelled.as_of, notes, window.not_fresh
+    )
 
 
 def _latency_ms_per_1k(model: Any, frame: pd.DataFrame, task_kind: str) -> float:
@@ -259,133 +218,36 @@ def judge(
     return report
 
 
-def gate_report_html(
-    project: Project,
-    report: GateReport,
-    challenger: GateSubject,
-    champion: GateSubject | None,
-    holdout: Holdout,
+_REPORT_FILES = ("gate_report.json", "gate_report.md", "gate_report.html")
+
+
+def _write_report(directory: Path, document: dict[str, Any], markdown: str, html: str) -> list[str]:
+    """The gate report files as the gate run logs them under ``gate/``; returns their paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    contents = (json.dumps(document, indent=2, default=str), markdown, html)
+    for name, text in zip(_REPORT_FILES, contents, strict=True):
+        (directory / name).write_text(text, encoding="utf-8")
+    return [str(directory / name) for name in _REPORT_FILES]
+
+
+def _local_html(project: Project, version: str, html: str) -> Path:
+    """The copy of the HTML report under the state directory's ``reports/gates``."""
+    path = project.reports_dir("gates") / f"gate-v{version}.html"
+    path.write_text(html, encoding="utf-8")
+    return path
+
+
+def _log_gate_run(
+    report: GateReport, document: dict[str, Any], html: str, tags: dict[str, str]
 ) -> str:
-    """The human-readable gate report."""
-    return render_gate_html(
-        project,
-        report,
-        challenger.label,
-        champion.label if champion else "none",
-        f"{holdout.start}..{holdout.end} ({len(holdout.frame)} rows)",
-        holdout.notes,
-    )
-
-
-def render_gate_html(
-    project: Project,
-    report: GateReport,
-    challenger_label: str,
-    champion_label: str,
-    holdout_text: str,
-    notes: list[str],
-) -> str:
-    """The gate report as HTML, from the report and what it was run on.
-
-    Args:
-        project: The project.
-        report: The gate report.
-        challenger_label: How the challenger is named (``v3``).
-        champion_label: How the champion is named (``v2``, or ``none``).
-        holdout_text: The holdout window and row count.
-        notes: Notes shown under the verdict.
-
-    Returns:
-        A self-contained HTML document.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from retrainer.reports import Section, figure_to_data_uri, render_report
-
-    checks = pd.DataFrame(
-        [
-            {
-                "check": c.name,
-                "observed": c.observed
-                if isinstance(c.observed, int | float)
-                else (c.observed or ""),
-                "threshold": c.threshold or "",
-                "verdict": c.verdict,
-                "required": "yes" if c.required else "info",
-                "message": c.message,
-            }
-            for c in report.checks
-        ]
-    )
-    sections = [
-        Section("Verdict", paragraphs=[report.summary, *notes]),
-        Section("Checks", tables=[checks]),
-    ]
-    if report.metrics:
-        metrics = pd.DataFrame(report.metrics).reset_index(names="metric")
-        sections.append(Section("Holdout metrics (same rows for both models)", tables=[metrics]))
-    segment_checks = [c for c in report.by_kind("segment") if "improvement" in c.details]
-    if segment_checks:
-        figure, axis = plt.subplots(figsize=(7, 0.35 * len(segment_checks) + 1.2))
-        names = [c.name.removeprefix("segment[").removesuffix("]") for c in segment_checks]
-        values = [c.details["improvement"] for c in segment_checks]
-        lows = [c.details["improvement"] - c.details["ci_low"] for c in segment_checks]
-        highs = [c.details["ci_high"] - c.details["improvement"] for c in segment_checks]
-        if not segment_checks[0].details.get("greater_is_better", True):
-            lows, highs = highs, lows
-        colours = ["#cf222e" if c.verdict == "failed" else "#2da44e" for c in segment_checks]
-        axis.barh(names, values, xerr=[np.abs(lows), np.abs(highs)], color=colours)
-        axis.axvline(0, color="black", linewidth=0.8)
-        axis.set_xlabel(f"challenger − champion ({segment_checks[0].details.get('metric')})")
-        axis.invert_yaxis()
-        sections.append(
-            Section(
-                "Per-segment difference with 95% interval",
-                images=[figure_to_data_uri(figure)],
-            )
-        )
-    meta = {
-        "model": project.model_name,
-        "challenger": challenger_label,
-        "champion": champion_label,
-        "holdout": holdout_text,
-    }
-    return render_report(
-        f"Gate: {project.model_name} {challenger_label}",
-        sections,
-        verdict="passed"
-        if report.passed
-        else ("pending" if report.awaiting_approval else "failed"),
-        meta=meta,
-    )
-
-
-def _flatten_metrics(report: GateReport) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for role, values in report.metrics.items():
-        for name, value in values.items():
-            if isinstance(value, int | float) and value is not None and np.isfinite(value):
-                out[mlflow_metric_name(f"{role}_{name}")] = float(value)
-    for check in report.checks:
-        for key in ("difference", "p_better", "p_worse", "ci_low", "ci_high"):
-            value = check.details.get(key)
-            if isinstance(value, int | float) and np.isfinite(value):
-                out[mlflow_metric_name(f"{check.name}.{key}")] = float(value)
-    out["checks_failed"] = float(len(report.failed_checks))
-    out["passed"] = 1.0 if report.passed else 0.0
-    return out
-
-
-def gate_status(report: GateReport) -> str:
-    """The ``retrainer.gate`` tag value."""
-    if report.passed:
-        return "passed"
-    if report.awaiting_approval and report.automatic_checks_passed:
-        return "awaiting_approval"
-    return "failed"
+    """One MLflow run holding the gate's metrics and report files; returns its id."""
+    metrics = MetricLog()
+    for name, value in flatten_metrics(report).items():
+        metrics.add(name, value)
+    with tempfile.TemporaryDirectory() as tmp:
+        files = _write_report(Path(tmp), document, report.to_markdown(), html)
+        run_name = f"gate-v{document['challenger_version']}"
+        return log_report_run(run_name, tags, {}, metrics.rows, files, artifact_dir="gate")
 
 
 @task(name="record-gate", cache_policy=NO_CACHE)
@@ -398,82 +260,76 @@ def record_gate(
     flow_run_id: str | None,
 ) -> dict[str, Any]:
     """Log the gate in MLflow (run + artifacts), tag the version, publish a Prefect artifact."""
-    import mlflow
-
     from retrainer.tasks.artifacts import publish_markdown
 
-    status = gate_status(report)
-    document = {
-        **report.to_dict(),
-        "status": status,
-        "model": project.model_name,
-        "challenger_version": challenger.version,
-        "champion_version": champion.version if champion else None,
-        "holdout": {
-            "start": str(holdout.start),
-            "end": str(holdout.end),
-            "rows": len(holdout.frame),
-            "as_of": str(holdout.as_of),
-            "notes": holdout.notes,
-        },
+    champion_version = champion.version if champion else None
+    document = gate_document(
+        report,
+        model=project.model_name,
+        challenger_version=challenger.version,
+        champion_version=champion_version,
+        holdout=holdout.to_dict(),
+    )
+    status = document["status"]
+    html = gate_report_html(project.model_name, report, challenger, champion, holdout)
+    html_path = _local_html(project, challenger.version, html)
+    run_tags = {
+        f"{TAG_PREFIX}kind": "gate",
+        f"{TAG_PREFIX}challenger_version": challenger.version,
+        f"{TAG_PREFIX}champion_version": champion_version or "none",
+        TAG_GATE: status,
+        **({f"{TAG_PREFIX}flow_run_id": flow_run_id} if flow_run_id else {}),
     }
-    html = gate_report_html(project, report, challenger, champion, holdout)
-    markdown = report.to_markdown()
-    local_dir = project.reports_dir("gates")
-    html_path = local_dir / f"gate-v{challenger.version}.html"
-    html_path.write_text(html, encoding="utf-8")
-    with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "gate_report.json").write_text(json.dumps(document, indent=2, default=str))
-        (Path(tmp) / "gate_report.md").write_text(markdown)
-        (Path(tmp) / "gate_report.html").write_text(html)
-        with mlflow.start_run(
-            run_name=f"gate-v{challenger.version}",
-            tags={
-                f"{TAG_PREFIX}kind": "gate",
-                f"{TAG_PREFIX}challenger_version": challenger.version,
-                f"{TAG_PREFIX}champion_version": champion.version if champion else "none",
-                f"{TAG_PREFIX}gate": status,
-                **({f"{TAG_PREFIX}flow_run_id": flow_run_id} if flow_run_id else {}),
-            },
-        ) as run:
-            mlflow.log_metrics(_flatten_metrics(report))
-            mlflow.log_artifacts(tmp, artifact_path="gate")
-            run_id = run.info.run_id
-    registry = registry_for(project)
-    registry.set_tags(
+    run_id = _log_gate_run(report, document, html, run_tags)
+    registry_for(project).set_tags(
         challenger.version,
         {
             TAG_GATE: status,
             f"{TAG_PREFIX}gate_summary": report.summary[:4000],
-            f"{TAG_PREFIX}gate_run_id": run_id,
-            f"{TAG_PREFIX}gate_champion": champion.version if champion else "none",
+            TAG_GATE_RUN_ID: run_id,
+            TAG_GATE_CHAMPION: champion_version or "none",
         },
     )
     publish_markdown(
         f"gate-{project.model_name}-v{challenger.version}",
-        f"# Gate for {project.model_name} v{challenger.version}\n\n{markdown}",
+        f"# Gate for {project.model_name} v{challenger.version}\n\n{report.to_markdown()}",
         description=report.summary[:500],
     )
-    return {
-        **document,
-        "gate_run_id": run_id,
-        "report_html": str(html_path),
-    }
+    return {**document, "gate_run_id": run_id, "report_html": str(html_path)}
 
 
-def _report_from_document(document: dict[str, Any]) -> GateReport:
-    """A :class:`GateReport` rebuilt from the ``gate_report.json`` the gate logged."""
-    fields = set(CheckResult.__dataclass_fields__)
-    checks = tuple(
-        CheckResult(**{k: v for k, v in check.items() if k in fields})
-        for check in document.get("checks", [])
+def _logged_document(client: Any, run_id: str, directory: str) -> dict[str, Any] | None:
+    """The gate document a gate run logged, or None when it cannot be read."""
+    import mlflow
+
+    try:
+        local = client.download_artifacts(run_id, "gate/gate_report.json", directory)
+        return json.loads(Path(local).read_text())
+    except (OSError, ValueError, mlflow.exceptions.MlflowException):
+        return None
+
+
+def _rewrite_report(
+    project: Project, client: Any, run_id: str, report: GateReport, document: dict[str, Any]
+) -> None:
+    """Replace the gate run's report files (and the local HTML copy) and its metrics."""
+    holdout = document.get("holdout") or {}
+    champion = document.get("champion_version")
+    version = str(document["challenger_version"])
+    html = render_gate_html(
+        project.model_name,
+        report,
+        f"v{version}",
+        f"v{champion}" if champion else "none",
+        holdout_text(holdout),
+        list(holdout.get("notes") or []),
     )
-    return GateReport(
-        task=document.get("task", ""),
-        checks=checks,
-        has_champion=bool(document.get("has_champion")),
-        metrics=document.get("metrics") or {},
-    )
+    with tempfile.TemporaryDirectory() as tmp:
+        _write_report(Path(tmp), document, report.to_markdown(), html)
+        client.log_artifacts(run_id, tmp, artifact_path="gate")
+    _local_html(project, version, html)
+    for name, value in flatten_metrics(report).items():
+        client.log_metric(run_id, name, value)
 
 
 def record_human_decision(
@@ -505,57 +361,20 @@ def record_human_decision(
     """
     import mlflow
 
-    decision = "approved" if approve else "rejected"
-    run_id = version_tags.get(f"{TAG_PREFIX}gate_run_id")
-    champion = version_tags.get(f"{TAG_PREFIX}gate_champion")
-    document: dict[str, Any] = {
-        "status": "passed" if approve else "failed",
-        "summary": f"{decision} by {reviewer}" + (f": {comment}" if comment else ""),
-        "model": project.model_name,
-        "challenger_version": version,
-        "champion_version": None if champion in (None, "none") else champion,
-        "failed_checks": [],
-        "metrics": {},
-    }
+    document = decision_document(
+        project.model_name, version, version_tags, approve, reviewer, comment
+    )
+    run_id = version_tags.get(TAG_GATE_RUN_ID)
     if not run_id:
         return document
     client = mlflow.MlflowClient()
     with tempfile.TemporaryDirectory() as tmp:
-        try:
-            local = client.download_artifacts(run_id, "gate/gate_report.json", tmp)
-            logged = json.loads(Path(local).read_text())
-        except (OSError, ValueError, mlflow.exceptions.MlflowException):
-            logged = None
-        if logged is not None:
-            report = _report_from_document(logged).with_human_approval(
-                decision,
-                reviewer=reviewer,
-                comment=comment,
-                timeout_seconds=project.config.gates.human_approval.timeout_seconds,
-            )
-            status = gate_status(report)
-            document = {**logged, **report.to_dict(), "status": status}
-            holdout = document.get("holdout") or {}
-            html = render_gate_html(
-                project,
-                report,
-                f"v{version}",
-                f"v{document['champion_version']}" if document.get("champion_version") else "none",
-                f"{holdout.get('start')}..{holdout.get('end')} ({holdout.get('rows')} rows)",
-                list(holdout.get("notes") or []),
-            )
-            out = Path(tmp) / "gate"
-            out.mkdir()
-            (out / "gate_report.json").write_text(json.dumps(document, indent=2, default=str))
-            (out / "gate_report.md").write_text(report.to_markdown())
-            (out / "gate_report.html").write_text(html)
-            (project.reports_dir("gates") / f"gate-v{version}.html").write_text(
-                html, encoding="utf-8"
-            )
-            client.log_artifacts(run_id, str(out), artifact_path="gate")
-            for name, value in _flatten_metrics(report).items():
-                client.log_metric(run_id, name, value)
-    client.set_tag(run_id, f"{TAG_PREFIX}gate", document["status"])
-    client.set_tag(run_id, f"{TAG_PREFIX}approval", decision)
+        logged = _logged_document(client, run_id, tmp)
+    if logged is not None:
+        timeout = project.config.gates.human_approval.timeout_seconds
+        report, document = decided_report(logged, approve, reviewer, comment, timeout)
+        _rewrite_report(project, client, run_id, report, document)
+    client.set_tag(run_id, TAG_GATE, document["status"])
+    client.set_tag(run_id, f"{TAG_PREFIX}approval", decision_word(approve))
     client.set_tag(run_id, f"{TAG_PREFIX}approved_by", reviewer)
     return {**document, "gate_run_id": run_id}

@@ -1,4 +1,7 @@
-"""Tasks of the train flow: load labelled data, choose the window, fit, evaluate, register."""
+"""Tasks of the train flow: load labelled data, choose the window, fit, evaluate, register.
+
+The registry client and the champion come from :mod:`retrainer.registry.champion`.
+"""
 
 from __future__ import annotations
 
@@ -14,15 +17,15 @@ from prefect.cache_policies import NO_CACHE
 from retrainer.config.training import WindowStrategy
 from retrainer.data import DataCatalog, LabelledWindow
 from retrainer.project import Project
+from retrainer.registry.champion import Champion, load_champion, registry_for
 from retrainer.registry.lineage import (
     TAG_GATE,
     Lineage,
     code_version,
-    load_model,
     log_model_version,
     mlflow_metric_name,
 )
-from retrainer.registry.models import CHALLENGER, CHAMPION, ModelRegistry
+from retrainer.registry.models import CHALLENGER, CHAMPION
 from retrainer.training.trainer import (
     FittedModel,
     TrainingSet,
@@ -43,19 +46,14 @@ class PreparedData:
     labelled: LabelledWindow
 
 
-def registry_for(project: Project) -> ModelRegistry:
-    """The project's registered model (MLflow must be configured first)."""
-    return ModelRegistry(project.model_name, lock_dir=project.state_dir / "locks")
-
-
 @task(name="load-champion", cache_policy=NO_CACHE)
-def load_champion(project: Project) -> tuple[Any | None, str | None]:
-    """The champion's fitted pipeline and version, or ``(None, None)`` without a champion."""
-    registry = registry_for(project)
-    version = registry.version_by_alias(CHAMPION)
-    if version is None:
-        return None, None
-    return load_model(registry.uri(CHAMPION)), str(version.version)
+def fetch_champion(project: Project) -> Champion | None:
+    """The champion (version, fitted pipeline, tags), or None before the first one.
+
+    A task around :func:`retrainer.registry.champion.load_champion`, so the flow run shows
+    it; a warm start and the lineage tag ``parent_version`` come from it.
+    """
+    return load_champion(project)
 
 
 @task(name="load-labelled-data", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
@@ -157,6 +155,7 @@ def register_model(
     event_id: str | None,
     parent_version: str | None,
     flow_run_id: str | None,
+    detail: str | None = None,
 ) -> dict[str, Any]:
     """Log the model with lineage, register a version, point ``challenger`` at it.
 
@@ -184,6 +183,7 @@ def register_model(
         holdout_start=str(prepared.holdout_dates[0]) if prepared.holdout_dates else None,
         holdout_end=str(prepared.holdout_dates[-1]) if prepared.holdout_dates else None,
         flow_run_id=flow_run_id,
+        trigger_detail=detail,
     )
     details = dict(training.details)
     curve = details.pop("curve", None) or {}

@@ -1,28 +1,38 @@
 """The ledger of validated partitions: what was validated, with which suite, and the verdict.
 
-A small JSON file per project state directory. It makes the pending mode cheap (partitions not
-in the ledger are new), tells the train flow which partitions it may read
-(:func:`screen_partitions`), and gives the monotonic-dates check its reference
-(:meth:`ValidationLedger.monotonic_reference`). Entries are kept per data source and table, so
-pointing the config at other data does not reuse them.
+Kept in the operational store (:mod:`retrainer.store`, table ``validations``), so every
+machine of a deployment shares it. It makes the pending mode cheap (partitions not in the
+ledger are new), tells the train flow which partitions it may read (:func:`screen_partitions`),
+and gives the monotonic-dates check its reference (:meth:`ValidationLedger.monotonic_reference`).
+Entries are kept per data source and table, so pointing the config at other data does not
+reuse them.
 
 Besides verdicts, the ledger remembers when each partition was first seen in the table by a
 validation run (:meth:`ValidationLedger.observe`). That tells a backlog (partitions that were
 there, just not validated yet) from a partition that arrived out of order (it appeared after a
 newer one had been accepted).
+
+A ledger of an older retrainer (``<state_dir>/validation/ledger.json``) is imported once, on
+first use (:func:`import_file_ledger`); the file is left as it was.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+import logging
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from retrainer.data.tables import as_date
-from retrainer.registry.models import file_lock
+
+if TYPE_CHECKING:
+    from retrainer.store import Store
+
+logger = logging.getLogger(__name__)
 
 ACCEPTED = ("valid", "warning", "released")
 """Statuses of partitions that downstream flows may read."""
@@ -30,56 +40,52 @@ ACCEPTED = ("valid", "warning", "released")
 BLOCKED = ("invalid", "quarantined")
 """Statuses of partitions that failed validation (never read for training)."""
 
+IMPORT_KIND = "validation_ledger"
+
 
 class LedgerError(ValueError):
-    """The ledger file cannot be read or written (the message names the file)."""
+    """The ledger cannot be read or written (the message names the store or file)."""
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")
+@contextmanager
+def _store_errors(store: Store) -> Iterator[None]:
+    import sqlalchemy.exc
+
+    from retrainer.store import StoreError
+
+    try:
+        yield
+    except StoreError as exc:
+        raise LedgerError(f"validation ledger: {exc}") from exc
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        detail = " ".join(str(exc).split())[:300]
+        raise LedgerError(f"validation ledger in {store.url}: {detail}") from exc
 
 
 class ValidationLedger:
     """Validated partitions of one table of one data source.
 
     Args:
-        path: The JSON file (created on the first write).
+        store: The operational store (:func:`retrainer.store.open_store`).
         source: The data source URI (entries are kept per source).
         table: The table name.
     """
 
-    def __init__(self, path: Path | str, source: str, table: str):
-        self.path = Path(path)
+    def __init__(self, store: Store, source: str, table: str):
+        self.store = store
         self.source = source
         self.table = table
-
-    def _read(self) -> dict[str, Any]:
-        if not self.path.exists():
-            return {"format": 1, "sources": {}}
-        try:
-            return json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise LedgerError(f"{self.path}: cannot read the validation ledger: {exc}") from exc
-
-    def _write(self, data: dict[str, Any]) -> None:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(data, indent=1, sort_keys=True, default=str), "utf-8")
-            tmp.replace(self.path)
-        except OSError as exc:
-            raise LedgerError(f"{self.path}: cannot write the validation ledger: {exc}") from exc
+        self._records = store.validations(source, table)
 
     def entries(self) -> dict[date, dict[str, Any]]:
         """Date → entry (``status``, ``at``, ``first_at``, ``suite``, ...), oldest first."""
-        tables = self._read()["sources"].get(self.source, {})
-        items = tables.get(self.table, {})
-        return {as_date(k): v for k, v in sorted(items.items())}
+        with _store_errors(self.store):
+            return self._records.entries()
 
     def seen(self) -> dict[date, str]:
         """Date → when a validation run first saw the partition in the table (ISO time)."""
-        items = self._read().get("seen", {}).get(self.source, {}).get(self.table, {})
-        return {as_date(k): v for k, v in sorted(items.items())}
+        with _store_errors(self.store):
+            return self._records.seen()
 
     def record(self, day: date | str, status: str, **details: Any) -> None:
         """Record the status of a partition (replacing an earlier entry).
@@ -89,23 +95,12 @@ class ValidationLedger:
         self.record_many({as_date(day): {"status": status, **details}})
 
     def record_many(self, entries: Mapping[date | str, Mapping[str, Any]]) -> None:
-        """Record many partitions in one write: date → ``{"status": ..., **details}``."""
+        """Record many partitions in one transaction: date → ``{"status": ..., **details}``."""
         if not entries:
             return
-        with file_lock(self.path.with_suffix(".lock")):
-            data = self._read()
-            table = data["sources"].setdefault(self.source, {}).setdefault(self.table, {})
-            now = _now()
-            for day, entry in entries.items():
-                key = as_date(day).isoformat()
-                earlier = table.get(key) or {}
-                table[key] = {
-                    "status": entry["status"],
-                    "at": now,
-                    "first_at": earlier.get("first_at") or earlier.get("at") or now,
-                    **{k: v for k, v in entry.items() if k != "status"},
-                }
-            self._write(data)
+        rows = {as_date(day): entry for day, entry in entries.items()}
+        with _store_errors(self.store):
+            self._records.upsert(rows, datetime.now(UTC))
 
     def observe(self, days: Iterable[date | str]) -> list[date]:
         """Note the partitions a validation run sees in the table (first sighting kept).
@@ -113,20 +108,8 @@ class ValidationLedger:
         Returns:
             The dates seen for the first time.
         """
-        days = sorted({as_date(d) for d in days})
-        known = self.seen()
-        new = [d for d in days if d not in known]
-        if not new:
-            return []
-        with file_lock(self.path.with_suffix(".lock")):
-            data = self._read()
-            seen = data.setdefault("seen", {}).setdefault(self.source, {})
-            table = seen.setdefault(self.table, {})
-            now = _now()
-            for day in new:
-                table.setdefault(day.isoformat(), now)
-            self._write(data)
-        return new
+        with _store_errors(self.store):
+            return self._records.observe({as_date(d) for d in days}, datetime.now(UTC))
 
     def status(self, day: date | str) -> str | None:
         """The recorded status of a partition, or None."""
@@ -156,6 +139,57 @@ class ValidationLedger:
             The reference date, or None when no partition was accepted (nothing to compare).
         """
         return monotonic_reference(as_date(day), self.entries(), self.seen())
+
+
+def import_file_ledger(store: Store, path: Path) -> int:
+    """Import a ledger file of an older retrainer once; the file is left as it was.
+
+    Entries already in the store win. Every source and table in the file is imported.
+
+    Returns:
+        The number of entries imported (0 when the file is missing or was imported before).
+
+    Raises:
+        LedgerError: When the file cannot be read.
+    """
+    path = Path(path).resolve()
+    if not path.is_file() or store.imports.done(IMPORT_KIND, str(path)):
+        return 0
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise LedgerError(f"{path}: cannot read the validation ledger to import: {exc}") from exc
+    count = 0
+    with _store_errors(store), store.write() as conn:
+        if not store.imports.claim(conn, IMPORT_KIND, str(path)):
+            return 0
+        now = datetime.now(UTC)
+        for source, tables in data.get("sources", {}).items():
+            for table, items in tables.items():
+                records = store.validations(source, table)
+                entries = {as_date(day): _imported(e, now) for day, e in items.items()}
+                records.upsert(entries, now, keep_existing=True, conn=conn)
+                count += len(entries)
+        for source, tables in data.get("seen", {}).items():
+            for table, items in tables.items():
+                seen = {as_date(day): when for day, when in items.items()}
+                store.validations(source, table).import_seen(seen, conn)
+        store.imports.count(conn, IMPORT_KIND, str(path), count)
+    logger.warning(
+        "imported %d validation ledger entries from %s into the operational store %s "
+        "(once; the file is left as it is and no longer read)",
+        count,
+        path,
+        store.url,
+    )
+    return count
+
+
+def _imported(entry: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """A file entry as the store keeps it (its own ``at``/``first_at`` times)."""
+    out = dict(entry)
+    out["first_at"] = entry.get("first_at") or entry.get("at") or now.isoformat()
+    return out
 
 
 def monotonic_reference(

@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 
 from retrainer.data.tables import DataReadError, as_date
 from retrainer.validation.batch import BatchValidation
-from retrainer.validation.ledger import ValidationLedger
+from retrainer.validation.ledger import ValidationLedger, import_file_ledger
 from retrainer.validation.profile import profile_reference
 from retrainer.validation.suite import SuiteError, ValidationSuite, build_suite
 
@@ -42,6 +42,7 @@ SUITE_FILENAME = "expectation_suite.json"
 SUITE_ARTIFACT_PATH = f"{SUITE_ARTIFACT_DIR}/{SUITE_FILENAME}"
 REFERENCE_SUITE_FILENAME = "reference_suite.json"
 LEDGER_FILENAME = "ledger.json"
+"""The ledger file of older retrainers, imported into the operational store once."""
 
 
 def validation_dir(project: Project) -> Path:
@@ -52,10 +53,17 @@ def validation_dir(project: Project) -> Path:
 
 
 def ledger_for(project: Project, catalog: DataCatalog) -> ValidationLedger:
-    """The ledger of validated feature partitions of the project's data source."""
-    return ValidationLedger(
-        validation_dir(project) / LEDGER_FILENAME, catalog.storage.uri, catalog.features.name
-    )
+    """The ledger of validated feature partitions of the project's data source.
+
+    It lives in the project's operational store (:func:`retrainer.store.open_store`); an
+    ``<state_dir>/validation/ledger.json`` of an older retrainer is imported on first use.
+    """
+    from retrainer.store import open_store
+
+    store = catalog.store or open_store(project)
+    legacy = project.resolve(project.config.state_dir) / "validation" / LEDGER_FILENAME
+    import_file_ledger(store, legacy)
+    return ValidationLedger(store, catalog.storage.uri, catalog.features.name)
 
 
 def suite_name(project: Project) -> str:
@@ -262,11 +270,10 @@ def reference_suite(
 
 # -- the champion's suite in MLflow ------------------------------------------------------------
 def _champion(project: Project) -> Any | None:
-    from retrainer.registry.models import CHAMPION, ModelRegistry
+    from retrainer.registry.champion import load_champion
 
-    registry = ModelRegistry(project.model_name, lock_dir=project.state_dir / "locks")
-    version = registry.version_by_alias(CHAMPION)
-    return version if version is not None and version.run_id else None
+    champion = load_champion(project, model=False)
+    return champion.model_version if champion is not None and champion.run_id else None
 
 
 def _describe_champion(project: Project, suite: ValidationSuite, version: Any) -> ValidationSuite:

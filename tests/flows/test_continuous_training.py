@@ -1,0 +1,207 @@
+"""The continuous-training flow on simulated streams: what each policy retrains, and why.
+
+Two copies of one stream (covariate drift, flat performance) and two of another (concept
+drift) run the same checks under a plain policy (drift or performance retrain) and a
+performance-aware one (``require_degradation``). Runs are replayed on chosen days with
+``as_of``: the decisions' clock is the data's.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from support import forget_mlflow_store, read_event, write_demo_project
+
+pytestmark = pytest.mark.slow
+
+BOOTSTRAP = "2026-02-24"  # day 54: the first model
+AFTER_DRIFT = "2026-03-08"  # day 66: a week after the day-60 change, labels up to day 59
+LABELS_LANDED = "2026-03-19"  # day 77: labels of the first 10 changed days have arrived
+
+PLAIN = {
+    "triggers": [
+        {"kind": "drift"},
+        {"kind": "performance", "max_drop": 0.05, "basis": "realised", "scope": "overall"},
+        {"kind": "webhook"},
+        {"kind": "on_demand"},
+    ],
+    "cooldown_hours": 72,
+    "labels": {"min_rows": 500, "min_per_class": 20},
+}
+AWARE = {**PLAIN, "require_degradation": True, "degradation_drop": 0.05}
+
+
+def _project(root: Path, scenario: str, policy: dict) -> Path:
+    from retrainer.simulate import simulate
+
+    sim = simulate(scenario, days=80, seed=11, rows_per_day=150)
+    config = write_demo_project(root, sim)
+    data = yaml.safe_load(config.read_text())
+    data["policy"] = policy
+    data["drift"] = {"columns": {c: {"ignore": True} for c in ("age", "open_accounts")}}
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    return config
+
+
+def _ct(config: Path, as_of: str, **params):
+    from retrainer.flows.continuous_training import continuous_training
+
+    forget_mlflow_store()
+    return continuous_training(config=str(config), as_of=as_of, **params)
+
+
+def _decisions(config: Path):
+    from retrainer.project import Project
+    from retrainer.store import open_store
+
+    project = Project.load(config)
+    return list(reversed(open_store(project).decisions.latest(project.model_name, 100)))
+
+
+@pytest.fixture(scope="module")
+def covariate(prefect_api, tmp_path_factory) -> dict[str, Path]:
+    """Both policies on the covariate-drift stream, each bootstrapped and checked once."""
+    projects = {}
+    for name, policy in (("plain", PLAIN), ("aware", AWARE)):
+        config = _project(tmp_path_factory.mktemp(f"cov-{name}"), "sudden", policy)
+        _ct(config, BOOTSTRAP)
+        _ct(config, AFTER_DRIFT, reason="drift", event_id="drift-check-of-day-66")
+        projects[name] = config
+    yield projects
+    forget_mlflow_store()
+
+
+def test_the_first_run_trains_the_first_model_and_records_why(covariate):
+    # given a project without a model, run once by the schedule (fixture)
+    first = _decisions(covariate["plain"])[0]
+
+    # then the decision was a bootstrap retrain, promoted, recorded with its reasons
+    assert (first.status, first.reason, first.outcome) == ("retrain", "schedule", "promoted")
+    assert first.decision["fired"] == ["bootstrap"]
+    assert first.version == "1"
+    assert first.decision["labels"]["rows"] >= 500
+
+
+def test_covariate_drift_retrains_the_plain_policy_but_not_the_performance_aware_one(covariate):
+    plain = _decisions(covariate["plain"])[-1]
+    aware = _decisions(covariate["aware"])[-1]
+
+    # then both saw the drift; the plain policy retrained on it
+    assert plain.status == "retrain", plain.detail
+    assert "drift" in plain.decision["fired"]
+    assert plain.outcome in ("promoted", "not_promoted", "gate_failed")
+    # and the performance-aware one held back: performance holds, so a retrain is waste
+    assert (aware.status, aware.suppressed_by) == ("suppressed", "require_degradation"), aware
+    assert "drift without degradation" in aware.detail
+
+
+def test_the_new_version_carries_the_trigger_in_its_lineage(covariate):
+    from retrainer.project import Project
+    from retrainer.registry.champion import registry_for
+    from retrainer.registry.tracking import configure_mlflow
+
+    plain = _decisions(covariate["plain"])[-1]
+    project = Project.load(covariate["plain"])
+    forget_mlflow_store()
+    configure_mlflow(project)
+    tags = registry_for(project).get_version(plain.version).tags
+
+    assert tags["retrainer.trigger_reason"] == "drift"
+    assert tags["retrainer.trigger_event_id"] == "drift-check-of-day-66"
+    assert tags["retrainer.trigger_detail"].startswith("drift: ")
+
+
+def test_a_cooldown_of_three_days_caps_retrains_and_says_until_when(covariate):
+    config = covariate["plain"]
+
+    # when alerts arrive one and two days after the drift retrain, and then four days after
+    held = [
+        _ct(config, day, reason="webhook", alert_id=f"alert-{day}", alert_source="generic")
+        for day in ("2026-03-09", "2026-03-10")
+    ]
+    later = _ct(
+        config, "2026-03-12", reason="webhook", alert_id="alert-late", alert_source="generic"
+    )
+
+    # then the first two were decided at once, without checks, and held back by the cooldown
+    for result in held:
+        assert result["fast_path"] == "cooldown"
+        assert result["steps"] == {}
+        decision = result["decision"]
+        assert (decision["status"], decision["suppressed_by"]) == ("suppressed", "cooldown")
+        assert "cooldown until 2026-03-11" in decision["detail"]
+    # and the one after the cooldown retrained on its alert
+    assert later["decision"]["status"] == "retrain", later["decision"]
+    assert "webhook: generic alert alert-late" in later["decision"]["reasons"]
+    # and every decision, taken or held back, is in the store
+    statuses = [d.status for d in _decisions(config)]
+    assert statuses == ["retrain", "retrain", "suppressed", "suppressed", "retrain"]
+
+
+def test_the_checks_a_run_makes_do_not_start_another_run(covariate):
+    # given the drift check the CT run made itself (fixture)
+    plain = _decisions(covariate["plain"])[1]
+    event_id = plain.decision["event_ids"][0]
+
+    # then its event says where it came from: deployment triggers only match standalone ones
+    event = read_event(event_id)
+    assert event.event == "retrainer.drift.detected"
+    assert event.resource["retrainer.origin"] == "continuous-training"
+
+
+def test_a_run_finding_another_checking_hands_its_alert_over(covariate):
+    from datetime import UTC, datetime, timedelta
+
+    from retrainer.project import Project
+    from retrainer.store import open_store
+    from retrainer.tasks.triggering import Request, base_observations, decide_and_record
+
+    config = covariate["aware"]
+    project = Project.load(config)
+    store = open_store(project)
+    until = datetime.now(UTC) + timedelta(minutes=10)
+    # given another run is checking the model right now
+    assert store.check_leases.claim(project.model_name, "checking-run", until) is None
+
+    # when an alert arrives
+    result = _ct(config, "2026-03-09", reason="webhook", alert_id="storm-2", detail="p99 up")
+
+    # then this run ran no check, and left the alert to the checking run
+    assert result["handed_over_to"] == "checking-run"
+    assert result["steps"] == {}
+    decision = result["decision"]
+    assert (decision["status"], decision["suppressed_by"]) == ("suppressed", "in_progress")
+    assert decision["reasons"] == ["webhook storm-2: p99 up"]
+    # and the checking run's decision takes the alert into account
+    now = datetime(2026, 3, 9, 23, 59, 59, tzinfo=UTC)
+    observed = base_observations(Request("schedule"), now, None, "x", "y")
+    taken, _ = decide_and_record(
+        project, observed, Request("schedule"), "checking-run", announce=False
+    )
+    assert any("alert storm-2: p99 up" in r for r in taken.reasons), taken.reasons
+
+
+@pytest.fixture(scope="module")
+def concept(prefect_api, tmp_path_factory) -> dict[str, list[dict]]:
+    """Both policies on the concept-drift stream: before and after the labels land."""
+    runs = {}
+    for name, policy in (("plain", PLAIN), ("aware", AWARE)):
+        config = _project(tmp_path_factory.mktemp(f"concept-{name}"), "concept_sudden", policy)
+        days = (BOOTSTRAP, AFTER_DRIFT, LABELS_LANDED) if name == "aware" else (BOOTSTRAP,)
+        runs[name] = [_ct(config, day) for day in days]
+        if name == "plain":  # the unlabelled week: checked once, on the aware policy
+            runs[name] += [None, _ct(config, LABELS_LANDED)]
+    yield runs
+    forget_mlflow_store()
+
+
+def test_concept_drift_retrains_both_policies_once_labels_land(concept):
+    for name, (_, before, after) in concept.items():
+        # then nothing fires while the changed days are unlabelled
+        if before is not None:
+            assert before["decision"]["status"] == "no_trigger", (name, before["decision"])
+        # and the realised drop retrains both policies once their labels have arrived
+        assert after["decision"]["status"] == "retrain", (name, after["decision"])
+        assert after["decision"]["fired"] == ["performance"]
