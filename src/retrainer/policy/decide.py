@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from retrainer.config.policy import (
@@ -362,8 +362,19 @@ def _guard(
             f"drift without degradation: {perf.metric} realised {perf.realised}, estimated "
             f"{perf.estimated}, champion {perf.reference:.4g} (a retrain now is waste)"
         )
-    now = utc(obs.now)
-    if not fired.bypass and state.last_retrain is not None:
+    return None if fired.bypass else held_by_time(policy, state, obs.now)
+
+
+def held_by_time(
+    policy: PolicySection, state: PolicyState, now: datetime
+) -> tuple[str, str] | None:
+    """The cooldown or the daily cap, when one holds every non-bypassing retrain back now.
+
+    Returns:
+        ``(guard, why)``, or None when neither holds.
+    """
+    now = utc(now)
+    if state.last_retrain is not None:
         ready = utc(state.last_retrain) + timedelta(hours=policy.cooldown_hours)
         if now < ready:
             return (
@@ -371,7 +382,7 @@ def _guard(
                 f"cooldown until {ready:%Y-%m-%d %H:%M} UTC (last retrain "
                 f"{utc(state.last_retrain):%Y-%m-%d %H:%M})",
             )
-    if not fired.bypass and policy.max_per_day is not None:
+    if policy.max_per_day is not None:
         today = [t for t in state.retrains if utc(t).date() == now.date()]
         if len(today) >= policy.max_per_day:
             return "daily_cap", f"{len(today)} retrain(s) today, at most {policy.max_per_day}"

@@ -14,7 +14,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from retrainer import events
-from retrainer.policy import Decision, PolicyState, decide, handed_over
+from retrainer.policy import Alert, Decision, PolicyState, decide, handed_over
+from retrainer.policy.decide import held_by_time
 from retrainer.policy.observations import Observations
 from retrainer.policy.observe import trigger_alerts
 
@@ -55,6 +56,16 @@ class Request:
         who = f" ({self.requested_by})" if self.requested_by else ""
         return f"{self.detail or 'requested'}{who}"
 
+    def alerts(self) -> tuple[Alert, ...]:
+        """The alert a webhook-started request carries, as the policy sees it."""
+        return trigger_alerts(
+            self.reason,
+            event_id=self.event_id,
+            alert_id=self.alert_id,
+            alert_source=self.alert_source,
+            detail=self.detail,
+        )
+
     def describe(self) -> str:
         """In words (a handed-over request's reason)."""
         what = self.detail or self.event or ""
@@ -91,13 +102,7 @@ def base_observations(
         champion_config_hash=tags.get("retrainer.config_hash"),
         code_version=code,
         champion_code_version=tags.get("retrainer.code_version"),
-        alerts=trigger_alerts(
-            request.reason,
-            event_id=request.event_id,
-            alert_id=request.alert_id,
-            alert_source=request.alert_source,
-            detail=request.detail,
-        ),
+        alerts=request.alerts(),
         on_demand=request.on_demand(),
     )
 
@@ -214,15 +219,7 @@ def _with_handed_over(observations: Observations, handed: list[dict[str, Any]]) 
     on_demand = observations.on_demand
     for item in handed:
         request = Request(**item)
-        alerts.extend(
-            trigger_alerts(
-                request.reason,
-                event_id=request.event_id,
-                alert_id=request.alert_id,
-                alert_source=request.alert_source,
-                detail=request.detail,
-            )
-        )
+        alerts.extend(request.alerts())
         on_demand = on_demand or request.on_demand()
     return replace(observations, alerts=tuple(dict.fromkeys(alerts)), on_demand=on_demand)
 
@@ -289,27 +286,15 @@ def held_back(project: Project, request: Request, now: datetime) -> str | None:
     if row is None or row.champion is None:
         return None  # the first model: bootstrap
     state = PolicyState.from_dict(store.policy_states.get(project.model_name))
-    policy = project.config.policy
-    if state.last_retrain and now < state.last_retrain + timedelta(hours=policy.cooldown_hours):
-        return "cooldown"
-    if policy.max_per_day is not None:
-        today = [t for t in state.retrains if t.date() == now.date()]
-        if len(today) >= policy.max_per_day:
-            return "daily_cap"
-    return None
+    held = held_by_time(project.config.policy, state, now)
+    return held[0] if held else None
 
 
 def request_observations(request: Request, now: datetime) -> Observations:
     """What a run held back by a guard decides on: its request alone (a champion exists)."""
     return Observations(
         now=now,
-        alerts=trigger_alerts(
-            request.reason,
-            event_id=request.event_id,
-            alert_id=request.alert_id,
-            alert_source=request.alert_source,
-            detail=request.detail,
-        ),
+        alerts=request.alerts(),
     )
 
 
