@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.8
 PYTEST_ARGS ?=
 
-.PHONY: help install test test-fast lint format demo demo-clean lock bench-drift bench-validation bench-validation-many bench-triggers ui
+.PHONY: help install test test-fast lint format demo demo-clean lock bench-drift bench-validation bench-validation-many bench-triggers bench-backtest ui
 
 help:
 	@echo "make demo   - simulate data, validate, train through Prefect, register in MLflow"
@@ -17,6 +17,7 @@ help:
 	@echo "make lint   - ruff"
 	@echo "make bench-drift / bench-validation / bench-validation-many - speed benchmarks (print their figures)"
 	@echo "make bench-triggers - event-to-run-start latency: served vs process worker"
+	@echo "make bench-backtest - policy backtest: a year through 6 policies and a 48-variant sweep"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if v == (3, 11) else f"Python 3.11 is required, {sys.executable} is {v[0]}.{v[1]}; run: make PYTHON=/path/to/python3.11")'
@@ -97,3 +98,6 @@ bench-validation-many: $(STAMP)
 # Starts its own `prefect server start` (free port, temporary PREFECT_HOME) and stops it.
 bench-triggers: $(STAMP)
 	$(BIN)/python benchmarks/trigger_latency.py
+
+bench-backtest: $(STAMP)
+	$(BIN)/python benchmarks/backtest.py

@@ -31,6 +31,7 @@ CORE = [
     "retrainer.monitoring",
     "retrainer.metrics",
     "retrainer.training",
+    "retrainer.backtest",
 ]
 
 # Imports each module and every submodule of each package, in a fresh interpreter; prints the

@@ -183,12 +183,16 @@ def test_a_run_finding_another_checking_hands_its_alert_over(covariate):
     assert any("alert storm-2: p99 up" in r for r in taken.reasons), taken.reasons
 
 
+CONCEPT_CONFIGS: dict[str, Path] = {}
+
+
 @pytest.fixture(scope="module")
 def concept(prefect_api, tmp_path_factory) -> dict[str, list[dict]]:
     """Both policies on the concept-drift stream: before and after the labels land."""
     runs = {}
     for name, policy in (("plain", PLAIN), ("aware", AWARE)):
         config = _project(tmp_path_factory.mktemp(f"concept-{name}"), "concept_sudden", policy)
+        CONCEPT_CONFIGS[name] = config
         days = (BOOTSTRAP, AFTER_DRIFT, LABELS_LANDED) if name == "aware" else (BOOTSTRAP,)
         runs[name] = [_ct(config, day) for day in days]
         if name == "plain":  # the unlabelled week: checked once, on the aware policy
@@ -205,3 +209,42 @@ def test_concept_drift_retrains_both_policies_once_labels_land(concept):
         # and the realised drop retrains both policies once their labels have arrived
         assert after["decision"]["status"] == "retrain", (name, after["decision"])
         assert after["decision"]["fired"] == ["performance"]
+
+
+def _replayed(config: Path, days: list[str]) -> list[dict]:
+    """The backtest's decisions for the configured policy on ``days`` (first model: BOOTSTRAP)."""
+    from datetime import date
+
+    from retrainer.backtest import PolicySpec, load_history, run_backtest
+    from retrainer.project import Project
+
+    project = Project.load(config)
+    cfg = project.config
+    spec = PolicySpec("current", cfg.policy, cfg.training.window, "current")
+    result = run_backtest(
+        cfg,
+        load_history(project),
+        [spec],
+        decision_days=[date.fromisoformat(d) for d in days],
+        first_model_day=date.fromisoformat(BOOTSTRAP),
+    )
+    return result.runs[0].decisions
+
+
+def _same_decision(live: dict, replayed: dict) -> None:
+    keys = ("retrain", "status", "fired", "suppressed_by", "reasons", "consecutive", "labels")
+    assert {k: replayed[k] for k in keys} == {k: live[k] for k in keys}
+
+
+def test_the_backtest_decides_as_the_live_flow_did_on_the_same_days(covariate, concept):
+    # given the live continuous-training runs of the fixtures (first model on BOOTSTRAP)
+    for config in covariate.values():
+        live = _decisions(config)[1]  # the drift-day run after the bootstrap
+        # when the backtest replays the same policy on the same day from the same first model
+        (replayed,) = _replayed(config, [AFTER_DRIFT])
+        # then it decided the same way, for the same reasons, on the same label counts
+        _same_decision(live.decision, replayed)
+    aware = concept["aware"]
+    replayed = _replayed(CONCEPT_CONFIGS["aware"], [AFTER_DRIFT, LABELS_LANDED])
+    for live, again in zip(aware[1:], replayed, strict=True):
+        _same_decision(live["decision"], again)

@@ -141,6 +141,24 @@ def test_performance_fires_on_a_segment_with_enough_support_or_on_estimates():
     assert "estimated overall 0.7" in estimated.reasons[0]
 
 
+def test_a_segment_is_judged_against_its_own_reference_not_the_overall_one():
+    # given a segment that was always weaker than the whole (its own holdout value 0.70)
+    policy = _policy(triggers=[{"kind": "performance", "max_drop": 0.05}], cooldown_hours=0)
+    steady = SegmentPerformance("region=south", realised=0.69, support=900, reference=0.70)
+    fallen = SegmentPerformance("region=south", realised=0.62, support=900, reference=0.70)
+
+    # when it holds its own level, and when it falls below it
+    held = decide(policy, PolicyState(), _seen(performance=_perf(segments=(steady,))))
+    fired = decide(policy, PolicyState(), _seen(performance=_perf(segments=(fallen,))))
+
+    # then only the fall counts, measured from the segment's own value
+    assert held.status == "no_trigger", held.reasons
+    assert fired.reasons == (
+        "performance: roc_auc realised in region=south (900 labelled rows) 0.62 < 0.65 "
+        "(the champion's 0.7 - 0.05)",
+    )
+
+
 def test_too_few_labels_waits_with_the_counts():
     policy = _policy(
         triggers=[{"kind": "on_demand"}], labels={"min_rows": 5_000, "min_per_class": 100}

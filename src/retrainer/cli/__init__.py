@@ -44,6 +44,7 @@ _COMMAND_MODULES = [
     "retrainer.cli.policy_cmd",
     "retrainer.cli.webhook_cmd",
     "retrainer.cli.deploy_cmd",
+    "retrainer.cli.backtest_cmd",
 ]
 
 for _name in _COMMAND_MODULES:

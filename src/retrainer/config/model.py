@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
+from retrainer.config.backtest import BacktestSection
 from retrainer.config.base import StrictModel
 from retrainer.config.core import (
     ColumnsSection,
@@ -61,6 +62,10 @@ class RetrainerConfig(StrictModel):
     gates: GatesSection = Field(default_factory=GatesSection, description="Metric gates.")
     promotion: PromotionSection = Field(
         default_factory=PromotionSection, description="Staged promotion."
+    )
+    backtest: BacktestSection = Field(
+        default_factory=BacktestSection,
+        description="Replaying history through retraining policies (`retrainer backtest`).",
     )
 
     @model_validator(mode="after")

@@ -57,17 +57,23 @@ def prediction_frame(model: Any, features: pd.DataFrame, task: str) -> pd.DataFr
         A frame with ``prediction_score`` (and ``predicted_label`` for multiclass), on the
         index of ``features``.
     """
-    out = pd.DataFrame(index=features.index)
     if features.empty:
+        out = pd.DataFrame(index=features.index)
         out[PREDICTION_SCORE] = pd.Series(dtype=float)
         if task == "multiclass":
             out[PREDICTED_LABEL] = pd.Series(dtype=object)
         return out
     scores, labels = predict_scores(model, features, task)
+    return prediction_columns_of(scores, labels, task, features.index)
+
+
+def prediction_columns_of(scores: Any, labels: Any, task: str, index: pd.Index) -> pd.DataFrame:
+    """Scores and labels of ``predict_scores`` as the prediction columns of a drift check."""
+    out = pd.DataFrame(index=index)
     scores = np.asarray(scores, dtype=float)
     out[PREDICTION_SCORE] = scores.max(axis=1) if scores.ndim == 2 else scores
     if task == "multiclass":
-        out[PREDICTED_LABEL] = pd.Series(labels, index=features.index).astype(str)
+        out[PREDICTED_LABEL] = pd.Series(labels, index=index).astype(str)
     return out
 
 

@@ -462,6 +462,7 @@ class PerformanceMonitor:
         window_end: date | None = None,
         as_of: date | None = None,
         notes: Sequence[str] = (),
+        daily: bool = True,
     ) -> PerformanceReport:
         """Judge the window's predictions.
 
@@ -473,6 +474,8 @@ class PerformanceMonitor:
             window_end: Last event date of the window.
             as_of: Date whose labels were used.
             notes: Extra lines for the report.
+            daily: Compute the per-day series of the report's plots (the verdict and the
+                window's values do not depend on it; the policy backtest skips it).
 
         Returns:
             The report.
@@ -605,7 +608,11 @@ class PerformanceMonitor:
         checks.sort(key=lambda c: (metrics.index(c.metric), c.segment is not None))
         self._apply_significance(checks)
 
-        daily = self._daily(frame, labelled, inputs, metrics, estimating)
+        series = (
+            self._daily(frame, labelled, inputs, metrics, estimating)
+            if daily
+            else labelled_share_by_day(frame, DATE_COLUMN)
+        )
         return PerformanceReport(
             model_name=model_name,
             model_version=model_version,
@@ -617,7 +624,7 @@ class PerformanceMonitor:
             rows=len(frame),
             labelled_rows=len(labelled),
             checks=checks,
-            daily=daily,
+            daily=series,
             segments=pd.DataFrame(segment_rows),
             reference=self.reference_,
             estimation=self.estimation_,

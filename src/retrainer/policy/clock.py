@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -19,3 +19,8 @@ def next_occurrence(cron: str, timezone: str, after: datetime) -> datetime:
 
     local = utc(after).astimezone(ZoneInfo(timezone))
     return utc(next(CronSim(cron, local)))
+
+
+def end_of_day(day: date) -> datetime:
+    """The last second of ``day`` (UTC): when a nightly decision on that day's data is taken."""
+    return datetime.combine(day, time(23, 59, 59), UTC)

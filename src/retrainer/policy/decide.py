@@ -169,40 +169,55 @@ def _worse(value: float, bound: float, higher_is_better: bool) -> bool:
     return value < bound if higher_is_better else value > bound
 
 
-def _bounds(trigger: PerformanceTrigger, perf: PerformanceObservation) -> list[tuple[float, str]]:
+def _bounds(
+    trigger: PerformanceTrigger, reference: float | None, higher_is_better: bool
+) -> list[tuple[float, str]]:
+    """The bounds a value is judged by: the threshold, and the reference minus ``max_drop``.
+
+    ``reference`` is the champion's value where the value was measured: overall, or the
+    segment's own (segments differ in base rate; the overall value would flag a segment that
+    was always lower as degraded).
+    """
     bounds = []
     if trigger.threshold is not None:
         bounds.append((trigger.threshold, f"{trigger.threshold:g}"))
-    if trigger.max_drop is not None and perf.reference is not None:
-        sign = -1 if perf.higher_is_better else 1
-        bound = perf.reference + sign * trigger.max_drop
+    if trigger.max_drop is not None and reference is not None:
+        sign = -1 if higher_is_better else 1
+        bound = reference + sign * trigger.max_drop
         bounds.append(
-            (bound, f"{bound:.4g} (the champion's {perf.reference:.4g} - {trigger.max_drop:g})")
+            (bound, f"{bound:.4g} (the champion's {reference:.4g} - {trigger.max_drop:g})")
         )
     return bounds
 
 
 def _performance_values(
     trigger: PerformanceTrigger, perf: PerformanceObservation
-) -> list[tuple[float, str]]:
-    """``(value, description)`` of every value the trigger looks at."""
-    values: list[tuple[float, str]] = []
+) -> list[tuple[float, str, float | None]]:
+    """``(value, description, reference)`` of every value the trigger looks at."""
+    values: list[tuple[float, str, float | None]] = []
 
-    def add(realised: float | None, estimated: float | None, support: int, scope: str) -> None:
+    def add(
+        realised: float | None,
+        estimated: float | None,
+        support: int,
+        scope: str,
+        reference: float | None,
+    ) -> None:
         if (
             trigger.basis in ("realised", "either")
             and realised is not None
             and support >= trigger.min_support
         ):
-            values.append((realised, f"realised {scope} ({support:,} labelled rows)"))
+            values.append((realised, f"realised {scope} ({support:,} labelled rows)", reference))
         if trigger.basis in ("estimated", "either") and estimated is not None:
-            values.append((estimated, f"estimated {scope}"))
+            values.append((estimated, f"estimated {scope}", reference))
 
     if trigger.scope in ("overall", "any"):
-        add(perf.realised, perf.estimated, perf.support, "overall")
+        add(perf.realised, perf.estimated, perf.support, "overall", perf.reference)
     if trigger.scope in ("segments", "any"):
         for seg in perf.segments:
-            add(seg.realised, seg.estimated, seg.support, f"in {seg.segment}")
+            reference = seg.reference if seg.reference is not None else perf.reference
+            add(seg.realised, seg.estimated, seg.support, f"in {seg.segment}", reference)
     return values
 
 
@@ -214,8 +229,8 @@ def _performance(trigger: PerformanceTrigger, ctx: _Context) -> Outcome:
     if metric != perf.metric:
         return Outcome(False)
     events = (perf.event_id,) if perf.event_id else ()
-    for value, where in _performance_values(trigger, perf):
-        for bound, text in _bounds(trigger, perf):
+    for value, where, reference in _performance_values(trigger, perf):
+        for bound, text in _bounds(trigger, reference, perf.higher_is_better):
             if _worse(value, bound, perf.higher_is_better):
                 side = "<" if perf.higher_is_better else ">"
                 reason = f"performance: {metric} {where} {value:.4g} {side} {text}"

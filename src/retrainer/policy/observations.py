@@ -25,12 +25,22 @@ class DriftObservation:
 
 @dataclass(frozen=True)
 class SegmentPerformance:
-    """One segment's value of the monitored metric."""
+    """One segment's value of the monitored metric.
+
+    Attributes:
+        segment: ``column=value``.
+        realised: Realised value on the segment's labelled rows.
+        estimated: Estimated value before labels land.
+        support: Labelled rows behind ``realised``.
+        reference: The champion's value for this segment (its own holdout value when the
+            segment had enough rows there, else the overall one); None: use the overall.
+    """
 
     segment: str
     realised: float | None = None
     estimated: float | None = None
     support: int = 0
+    reference: float | None = None
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ the policy backtest builds them the same way from replayed checks.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from datetime import date
+from typing import TYPE_CHECKING, Any
 
 from retrainer.policy.observations import (
     Alert,
@@ -16,6 +17,9 @@ from retrainer.policy.observations import (
     PerformanceObservation,
     SegmentPerformance,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 EVENT_REASONS = ("drift", "performance", "new_data", "webhook")
 """Reasons of runs started by an event (the event itself is the news)."""
@@ -79,12 +83,14 @@ def performance_observation(
     for segment in segments:
         found = _by_basis(checks, metric, segment)
         realised = found.get("realised")
+        judged = realised or found.get("estimated") or {}
         per_segment.append(
             SegmentPerformance(
                 segment=segment,
                 realised=_value(realised),
                 estimated=_value(found.get("estimated")),
                 support=int((realised or {}).get("support") or 0),
+                reference=_value({"value": judged.get("reference")}),
             )
         )
     realised = overall.get("realised")
@@ -116,3 +122,43 @@ def trigger_alerts(
     if not key:
         return ()
     return (Alert(source=alert_source or "webhook", alert_id=key, reason=detail or ""),)
+
+
+def label_window_days(strategy: Any) -> int | None:
+    """Days of labelled history the label guard counts: the training window's length.
+
+    A fixed window's ``days``, a dynamic window's longest candidate; None (all history) for a
+    window without a length.
+    """
+    days = getattr(strategy, "days", None) or max(getattr(strategy, "candidates_days", [0]))
+    return days or None
+
+
+def count_labels(
+    frame: pd.DataFrame, target: str, timestamp: str, task: str, since: date | None
+) -> dict[str, Any]:
+    """Labelled rows of a window: overall, per class (classifiers) and new since ``since``.
+
+    Args:
+        frame: The window's feature rows joined with the labels known now (the target column
+            is null where a label has not arrived).
+        target: Target column.
+        timestamp: Event-time column.
+        task: binary, multiclass or regression.
+        since: The end of the champion's training window: rows with a later event date are
+            new (None: every row is new).
+
+    Returns:
+        ``{"rows": ..., "per_class": {...}, "new": ...}``.
+    """
+    import pandas as pd
+
+    labelled = frame[frame[target].notna()]
+    per_class: dict[str, int] = {}
+    if task != "regression":
+        per_class = {str(k): int(v) for k, v in labelled[target].value_counts().items()}
+    new = len(labelled)
+    if since is not None:
+        after = pd.Timestamp(since, tz="UTC") + pd.Timedelta(days=1)  # event date > since
+        new = int((pd.to_datetime(labelled[timestamp], utc=True) >= after).sum())
+    return {"rows": len(labelled), "per_class": per_class, "new": new}

@@ -30,6 +30,7 @@ from retrainer.training.trainer import (
     FittedModel,
     TrainingSet,
     fit_model,
+    holdout_metrics,
     score_frame,
     split_holdout,
 )
@@ -127,22 +128,7 @@ def evaluate_holdout(
     project: Project, model: Any, holdout: pd.DataFrame
 ) -> dict[str, float | None]:
     """Metrics of ``model`` on the holdout rows (None for a metric that cannot be computed)."""
-    from retrainer.metrics import compute_metrics, default_metrics
-
-    cfg = project.config
-    if holdout.empty:
-        return {}
-    scores, labels = score_frame(model, holdout, cfg)
-    y_true = holdout[cfg.columns.target].to_numpy()
-    classes = list(getattr(model, "classes_", [])) or None
-    return compute_metrics(
-        default_metrics(cfg.model.task),
-        y_true,
-        y_proba=scores,
-        y_pred=labels,
-        task=cfg.model.task,
-        classes=classes,
-    )
+    return holdout_metrics(model, holdout, project.config)
 
 
 @task(name="register-model", cache_policy=NO_CACHE)

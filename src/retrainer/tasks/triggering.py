@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from retrainer import events
 from retrainer.policy import Alert, Decision, PolicyState, decide, handed_over
+from retrainer.policy.clock import end_of_day
 from retrainer.policy.decide import held_by_time
 from retrainer.policy.observations import Observations
-from retrainer.policy.observe import trigger_alerts
+from retrainer.policy.observe import count_labels, label_window_days, trigger_alerts
 
 if TYPE_CHECKING:
     from retrainer.project import Project
@@ -34,7 +35,7 @@ def decision_time(as_of: str | None) -> datetime:
     """When a decision is taken: now, or the end of ``as_of`` (a replay of an older day)."""
     if as_of is None:
         return datetime.now(UTC)
-    return datetime.combine(date.fromisoformat(as_of), time(23, 59, 59), UTC)
+    return end_of_day(date.fromisoformat(as_of))
 
 
 @dataclass(frozen=True)
@@ -93,11 +94,7 @@ def base_observations(
     return Observations(
         now=now,
         has_champion=champion is not None,
-        champion_trained_at=(
-            datetime.combine(date.fromisoformat(trained), time(23, 59, 59), UTC)
-            if trained
-            else None
-        ),
+        champion_trained_at=end_of_day(date.fromisoformat(trained)) if trained else None,
         config_hash=config_hash,
         champion_config_hash=tags.get("retrainer.config_hash"),
         code_version=code,
@@ -115,8 +112,6 @@ def label_counts(
     ``new`` counts rows whose event date is after ``since`` (the end of the champion's
     training window). Partitions in ``excluded`` (invalid, quarantined) are not counted.
     """
-    import pandas as pd
-
     from retrainer.data import DataCatalog
 
     cfg = project.config
@@ -124,8 +119,7 @@ def label_counts(
     end = date.fromisoformat(as_of) if as_of else catalog.latest_date()
     if end is None:
         return {"rows": 0, "per_class": {}, "new": 0}
-    strategy = cfg.training.window
-    days = getattr(strategy, "days", None) or max(getattr(strategy, "candidates_days", [0]))
+    days = label_window_days(cfg.training.window)
     start = end - timedelta(days=days - 1) if days else None
     try:
         window = catalog.load_labelled(
@@ -133,16 +127,14 @@ def label_counts(
         )
     except ValueError:  # nothing left to read
         return {"rows": 0, "per_class": {}, "new": 0}
-    frame = window.frame
-    labelled = frame[frame[cfg.columns.target].notna()]
-    per_class: dict[str, int] = {}
-    if cfg.model.task != "regression":
-        per_class = {str(k): int(v) for k, v in labelled[cfg.columns.target].value_counts().items()}
-    times = pd.to_datetime(labelled[cfg.columns.timestamp], utc=True)
-    new = len(labelled)
-    if since:
-        new = int((times.dt.date > date.fromisoformat(since)).sum())
-    return {"rows": len(labelled), "per_class": per_class, "new": new}
+    cols = cfg.columns
+    return count_labels(
+        window.frame,
+        cols.target,
+        cols.timestamp,
+        cfg.model.task,
+        date.fromisoformat(since) if since else None,
+    )
 
 
 def _emit_decision(project: Project, decision: Decision, record_id: int, request: Request) -> None:

@@ -52,8 +52,13 @@ class FittedModel:
 
 
 def event_dates(frame: pd.DataFrame, timestamp_column: str) -> pd.Series:
-    """UTC event date of each row."""
-    return pd.to_datetime(frame[timestamp_column], utc=True).dt.date
+    """UTC event date of each row (``datetime.date`` values, on the frame's index)."""
+    stamps = pd.to_datetime(frame[timestamp_column], utc=True)
+    days = stamps.dt.tz_convert(None).to_numpy().astype("datetime64[D]")
+    unique, inverse = np.unique(days, return_inverse=True)  # a few hundred distinct days
+    as_dates = np.array([d.item() for d in unique], dtype=object)
+    out = as_dates[inverse.reshape(-1)] if len(unique) else np.array([], dtype=object)
+    return pd.Series(out, index=frame.index, dtype=object)
 
 
 def split_holdout(
@@ -194,3 +199,36 @@ def score_frame(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Scores and labels of ``model`` on ``frame`` (see :func:`predict_scores`)."""
     return predict_scores(model, frame[config.columns.features], config.model.task)
+
+
+def holdout_metrics(
+    model: Any,
+    holdout: pd.DataFrame,
+    config: RetrainerConfig,
+    scored: tuple[np.ndarray, np.ndarray] | None = None,
+) -> dict[str, float | None]:
+    """The task's default metrics of ``model`` on holdout rows (the version's recorded values).
+
+    Args:
+        model: The fitted pipeline.
+        holdout: The holdout rows (features and target).
+        config: The project config.
+        scored: The model's ``score_frame`` of these rows, when already computed.
+
+    Returns:
+        Metric → value (None where it cannot be computed); empty for an empty holdout.
+    """
+    from retrainer.metrics import compute_metrics, default_metrics
+
+    if holdout.empty:
+        return {}
+    scores, labels = scored if scored is not None else score_frame(model, holdout, config)
+    classes = list(getattr(model, "classes_", [])) or None
+    return compute_metrics(
+        default_metrics(config.model.task),
+        holdout[config.columns.target].to_numpy(),
+        y_proba=scores,
+        y_pred=labels,
+        task=config.model.task,
+        classes=classes,
+    )
