@@ -101,6 +101,11 @@ def progress_bars(enabled: bool = True, console: Console | None = None) -> Itera
         progress.stop()
 
 
+def active() -> Progress | None:
+    """The bars :func:`progress_bars` shows now (None outside it), for callback progress."""
+    return _active
+
+
 def track(items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
     """Iterate over ``items``, advancing a bar while :func:`progress_bars` shows them.
 

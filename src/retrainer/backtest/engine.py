@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
@@ -365,44 +364,22 @@ class Workbench:
         for key in [k for k in self._labels if k[0] < day]:
             del self._labels[key]
 
-    def _inputs(self, scored: pd.DataFrame, y_true: np.ndarray, model: Fitted) -> Any:
-        from retrainer.metrics import prepare_inputs
-        from retrainer.monitoring.predictions import (
-            PREDICTION_COLUMN,
-            SCORE_COLUMN,
-            proba_columns,
-        )
-
-        task = self.config.model.task
-        if task == "multiclass":
-            columns = proba_columns(scored)
-            return prepare_inputs(
-                task,
-                np.asarray([str(v) for v in y_true], dtype=object),
-                scored[columns].to_numpy(dtype=float),
-                np.asarray([str(v) for v in scored[PREDICTION_COLUMN]], dtype=object),
-                classes=[c.removeprefix("proba_") for c in columns],
-            )
-        if task == "regression":
-            return prepare_inputs(task, y_true, None, scored[SCORE_COLUMN].to_numpy())
-        classes = list(getattr(model.pipeline, "classes_", [])) or None
-        return prepare_inputs(
-            task,
-            y_true,
-            scored[SCORE_COLUMN].to_numpy(dtype=float),
-            scored[PREDICTION_COLUMN].to_numpy(),
-            classes=classes,
-        )
-
     def _metric_of(self, model: Fitted, scored: pd.DataFrame) -> float | None:
         from retrainer.metrics import MetricInputError, get_metric
+        from retrainer.monitoring.performance import prepare_predictions
 
         rows = self.history.ever_labelled(scored.index.to_numpy())
         if not len(rows):
             return None
         y = self._y(rows)
         try:
-            inputs = self._inputs(scored.loc[rows], y, model)
+            labelled = scored.loc[rows].assign(**{self.config.columns.target: y})
+            classes = list(getattr(model.pipeline, "classes_", [])) or None
+            if self.config.model.task != "binary":
+                classes = None
+            inputs = prepare_predictions(
+                labelled, self.config.model.task, self.config.columns.target, classes
+            )
         except (MetricInputError, ValueError):
             return None
         value = get_metric(self.metric).compute(inputs).value
@@ -760,10 +737,3 @@ def replay_group(
         fit_seconds=bench.fit_seconds,
         checks=dict(bench.checks),
     )
-
-
-def timed(function: Any, *args: Any) -> tuple[Any, float]:
-    """``function(*args)`` and its wall time in seconds."""
-    started = time.perf_counter()
-    result = function(*args)
-    return result, time.perf_counter() - started

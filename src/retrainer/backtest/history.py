@@ -237,16 +237,13 @@ def load_history(
     from retrainer.training.trainer import event_dates
 
     frame[DAY] = event_dates(frame, cols.timestamp)
-    import hashlib
+    from retrainer.data.catalog import files_fingerprint
 
-    digest = hashlib.sha256()
-    for f in sorted([*features.files, *labels.files], key=lambda f: f.key):
-        digest.update(f"{f.key}:{f.sha256}\n".encode())
     return History(
         frame=frame,
         days=read,
         excluded=dict(screen.excluded),
         truth=load_truth(catalog.storage),
-        fingerprint=digest.hexdigest()[:16],
+        fingerprint=files_fingerprint([*features.files, *labels.files]),
         target_dtype=exact,
     )

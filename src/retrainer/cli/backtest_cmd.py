@@ -293,7 +293,7 @@ class _Bar:
     def __init__(self, shown: bool):
         from retrainer import progress as bars
 
-        self.progress = bars._active if shown else None
+        self.progress = bars.active() if shown else None
         self.task = None
 
     def __call__(self, done: int, total: int, what: str) -> None:

@@ -270,6 +270,16 @@ class Quarantine:
         return self._log_store().entries()
 
 
+def files_fingerprint(files: list[FileRead]) -> str:
+    """A short hash of the files read (key and content hash), in key order."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for f in sorted(files, key=lambda f: f.key):
+        digest.update(f"{f.key}:{f.sha256}\n".encode())
+    return digest.hexdigest()[:16]
+
+
 @dataclass
 class LabelledWindow:
     """Feature rows of a window joined with the labels that had arrived by ``as_of``."""
@@ -287,12 +297,7 @@ class LabelledWindow:
     @property
     def fingerprint(self) -> str:
         """Hash of every file read (features and labels)."""
-        import hashlib
-
-        digest = hashlib.sha256()
-        for f in sorted([*self.feature_files, *self.label_files], key=lambda f: f.key):
-            digest.update(f"{f.key}:{f.sha256}\n".encode())
-        return digest.hexdigest()[:16]
+        return files_fingerprint([*self.feature_files, *self.label_files])
 
     @property
     def dates(self) -> list[date]:

@@ -128,6 +128,39 @@ def _normalise_labels(values: pd.Series, like: pd.Series | None) -> np.ndarray:
     return array
 
 
+def prepare_predictions(
+    frame: pd.DataFrame, task: str, target_column: str, classes: Sequence[Any] | None = None
+) -> PreparedInputs:
+    """Labelled rows in the predictions layout, encoded for the metrics.
+
+    Args:
+        frame: Rows with ``score`` / ``prediction`` (and ``proba_<class>`` for multiclass) and
+            the target column.
+        task: binary, multiclass or regression.
+        target_column: The label column.
+        classes: Binary class order (default: inferred).
+
+    Raises:
+        MetricInputError: When the labels or outputs cannot be encoded.
+    """
+    y = _normalise_labels(frame[target_column], frame.get(PREDICTION_COLUMN))
+    pred = frame[PREDICTION_COLUMN].to_numpy() if PREDICTION_COLUMN in frame else None
+    if task == "regression":
+        return prepare_inputs("regression", y, None, frame[SCORE_COLUMN].to_numpy())
+    if task == "binary":
+        return prepare_inputs(
+            "binary", y, frame[SCORE_COLUMN].to_numpy(dtype=float), pred, classes=classes
+        )
+    columns = proba_columns(frame)
+    return prepare_inputs(
+        "multiclass",
+        np.asarray([str(v) for v in y], dtype=object),
+        frame[columns].to_numpy(dtype=float),
+        None if pred is None else np.asarray([str(v) for v in pred], dtype=object),
+        classes=[c.removeprefix("proba_") for c in columns],
+    )
+
+
 class PerformanceMonitor:
     """Compute realised and estimated performance of a model's predictions.
 
@@ -172,26 +205,8 @@ class PerformanceMonitor:
     # -- inputs ---------------------------------------------------------------------------
     def _prepare(self, frame: pd.DataFrame) -> PreparedInputs:
         """Encode labelled rows for the metrics (raises MetricInputError)."""
-        y = _normalise_labels(frame[self.target_column], frame.get(PREDICTION_COLUMN))
-        pred = frame[PREDICTION_COLUMN].to_numpy() if PREDICTION_COLUMN in frame else None
-        if self.task == "regression":
-            return prepare_inputs("regression", y, None, frame[SCORE_COLUMN].to_numpy())
-        if self.task == "binary":
-            return prepare_inputs(
-                "binary",
-                y,
-                frame[SCORE_COLUMN].to_numpy(dtype=float),
-                pred,
-                classes=getattr(self, "classes_", None),
-            )
-        columns = proba_columns(frame)
-        classes = [c.removeprefix("proba_") for c in columns]
-        return prepare_inputs(
-            "multiclass",
-            np.asarray([str(v) for v in y], dtype=object),
-            frame[columns].to_numpy(dtype=float),
-            None if pred is None else np.asarray([str(v) for v in pred], dtype=object),
-            classes=classes,
+        return prepare_predictions(
+            frame, self.task, self.target_column, getattr(self, "classes_", None)
         )
 
     def _check_columns(self, frame: pd.DataFrame, what: str, labelled: bool) -> None:
