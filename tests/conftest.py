@@ -32,6 +32,12 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Long modules first (stable): ``--dist loadfile`` hands whole modules to the workers,
+    and a long one picked up last would leave the other worker idle at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
+
+
 def services_required() -> bool:
     """Whether an unreachable service must fail the run instead of skipping."""
     return os.environ.get("RETRAINER_REQUIRE_SERVICES", "") not in ("", "0", "false")

@@ -26,6 +26,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 
 Task = Literal["binary", "multiclass", "regression"]
 MetricInput = Literal["y_proba", "y_pred"]
@@ -225,6 +226,18 @@ def _sorted_labels(values: Iterable[Any]) -> list[Any]:
 
 
 def _encode(values: np.ndarray, classes: Sequence[Any], what: str) -> np.ndarray:
+    """The position of each value in ``classes`` (a hash lookup; equal values match).
+
+    Vectorised through :meth:`pandas.Index.get_indexer`; values it cannot place (a label not
+    among the classes, or one equal to a class only across types, such as ``True`` and ``1``)
+    take the exact per-value path, which also names the first unknown label.
+    """
+    try:
+        codes = pd.Index(list(classes)).get_indexer(values)
+    except (TypeError, ValueError):
+        codes = None
+    if codes is not None and (codes >= 0).all():
+        return codes.astype(np.int64, copy=False)
     index = {c: i for i, c in enumerate(classes)}
     try:
         return np.fromiter((index[v] for v in values.tolist()), dtype=np.int64, count=len(values))

@@ -13,6 +13,8 @@ import pytest
 import yaml
 from support import write_demo_project
 
+pytestmark = [pytest.mark.slow, pytest.mark.long]
+
 POLICY = {  # the configured policy ("current"): performance-aware drift and performance
     "triggers": [
         {"kind": "drift", "consecutive": 2},

@@ -24,7 +24,7 @@ import pytest
 import yaml
 from support import free_port
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.long]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WORK_POOLS = REPO_ROOT / "deployments" / "work-pools"

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from support import REPO_ROOT, write_demo_project
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.long]
 
 POLICY = {
     "triggers": [{"kind": "schedule", "cron": "0 3 * * 0"}, {"kind": "on_demand"}],

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from support import forget_mlflow_store
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.long]
 
 TRAINED = "credit-default"
 

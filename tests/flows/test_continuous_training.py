@@ -1,9 +1,8 @@
-"""The continuous-training flow on simulated streams: what each policy retrains, and why.
+"""The continuous-training flow on a covariate-drift stream: what each policy retrains, and why.
 
-Two copies of one stream (covariate drift, flat performance) and two of another (concept
-drift) run the same checks under a plain policy (drift or performance retrain) and a
-performance-aware one (``require_degradation``). Runs are replayed on chosen days with
-``as_of``: the decisions' clock is the data's.
+Two copies of one stream (covariate drift, flat performance) run the same checks under a
+plain policy and a performance-aware one (see ``ct_streams``); the concept-drift stream is in
+``test_continuous_training_concept.py``.
 """
 
 from __future__ import annotations
@@ -11,53 +10,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
-from support import forget_mlflow_store, read_event, write_demo_project
+from ct_streams import (
+    AFTER_DRIFT,
+    AWARE,
+    BOOTSTRAP,
+    PLAIN,
+    assert_same_decision,
+    ct,
+    ct_project,
+    decisions,
+    replayed,
+)
+from support import forget_mlflow_store, read_event
 
-pytestmark = pytest.mark.slow
-
-BOOTSTRAP = "2026-02-24"  # day 54: the first model
-AFTER_DRIFT = "2026-03-08"  # day 66: a week after the day-60 change, labels up to day 59
-LABELS_LANDED = "2026-03-19"  # day 77: labels of the first 10 changed days have arrived
-
-PLAIN = {
-    "triggers": [
-        {"kind": "drift"},
-        {"kind": "performance", "max_drop": 0.05, "basis": "realised", "scope": "overall"},
-        {"kind": "webhook"},
-        {"kind": "on_demand"},
-    ],
-    "cooldown_hours": 72,
-    "labels": {"min_rows": 500, "min_per_class": 20},
-}
-AWARE = {**PLAIN, "require_degradation": True, "degradation_drop": 0.05}
-
-
-def _project(root: Path, scenario: str, policy: dict) -> Path:
-    from retrainer.simulate import simulate
-
-    sim = simulate(scenario, days=80, seed=11, rows_per_day=150)
-    config = write_demo_project(root, sim)
-    data = yaml.safe_load(config.read_text())
-    data["policy"] = policy
-    data["drift"] = {"columns": {c: {"ignore": True} for c in ("age", "open_accounts")}}
-    config.write_text(yaml.safe_dump(data, sort_keys=False))
-    return config
-
-
-def _ct(config: Path, as_of: str, **params):
-    from retrainer.flows.continuous_training import continuous_training
-
-    forget_mlflow_store()
-    return continuous_training(config=str(config), as_of=as_of, **params)
-
-
-def _decisions(config: Path):
-    from retrainer.project import Project
-    from retrainer.store import open_store
-
-    project = Project.load(config)
-    return list(reversed(open_store(project).decisions.latest(project.model_name, 100)))
+pytestmark = [pytest.mark.slow, pytest.mark.long]
 
 
 @pytest.fixture(scope="module")
@@ -65,9 +31,9 @@ def covariate(prefect_api, tmp_path_factory) -> dict[str, Path]:
     """Both policies on the covariate-drift stream, each bootstrapped and checked once."""
     projects = {}
     for name, policy in (("plain", PLAIN), ("aware", AWARE)):
-        config = _project(tmp_path_factory.mktemp(f"cov-{name}"), "sudden", policy)
-        _ct(config, BOOTSTRAP)
-        _ct(config, AFTER_DRIFT, reason="drift", event_id="drift-check-of-day-66")
+        config = ct_project(tmp_path_factory.mktemp(f"cov-{name}"), "sudden", policy)
+        ct(config, BOOTSTRAP)
+        ct(config, AFTER_DRIFT, reason="drift", event_id="drift-check-of-day-66")
         projects[name] = config
     yield projects
     forget_mlflow_store()
@@ -75,7 +41,7 @@ def covariate(prefect_api, tmp_path_factory) -> dict[str, Path]:
 
 def test_the_first_run_trains_the_first_model_and_records_why(covariate):
     # given a project without a model, run once by the schedule (fixture)
-    first = _decisions(covariate["plain"])[0]
+    first = decisions(covariate["plain"])[0]
 
     # then the decision was a bootstrap retrain, promoted, recorded with its reasons
     assert (first.status, first.reason, first.outcome) == ("retrain", "schedule", "promoted")
@@ -85,8 +51,8 @@ def test_the_first_run_trains_the_first_model_and_records_why(covariate):
 
 
 def test_covariate_drift_retrains_the_plain_policy_but_not_the_performance_aware_one(covariate):
-    plain = _decisions(covariate["plain"])[-1]
-    aware = _decisions(covariate["aware"])[-1]
+    plain = decisions(covariate["plain"])[-1]
+    aware = decisions(covariate["aware"])[-1]
 
     # then both saw the drift; the plain policy retrained on it
     assert plain.status == "retrain", plain.detail
@@ -102,7 +68,7 @@ def test_the_new_version_carries_the_trigger_in_its_lineage(covariate):
     from retrainer.registry.champion import registry_for
     from retrainer.registry.tracking import configure_mlflow
 
-    plain = _decisions(covariate["plain"])[-1]
+    plain = decisions(covariate["plain"])[-1]
     project = Project.load(covariate["plain"])
     forget_mlflow_store()
     configure_mlflow(project)
@@ -118,10 +84,10 @@ def test_a_cooldown_of_three_days_caps_retrains_and_says_until_when(covariate):
 
     # when alerts arrive one and two days after the drift retrain, and then four days after
     held = [
-        _ct(config, day, reason="webhook", alert_id=f"alert-{day}", alert_source="generic")
+        ct(config, day, reason="webhook", alert_id=f"alert-{day}", alert_source="generic")
         for day in ("2026-03-09", "2026-03-10")
     ]
-    later = _ct(
+    later = ct(
         config, "2026-03-12", reason="webhook", alert_id="alert-late", alert_source="generic"
     )
 
@@ -136,13 +102,13 @@ def test_a_cooldown_of_three_days_caps_retrains_and_says_until_when(covariate):
     assert later["decision"]["status"] == "retrain", later["decision"]
     assert "webhook: generic alert alert-late" in later["decision"]["reasons"]
     # and every decision, taken or held back, is in the store
-    statuses = [d.status for d in _decisions(config)]
+    statuses = [d.status for d in decisions(config)]
     assert statuses == ["retrain", "retrain", "suppressed", "suppressed", "retrain"]
 
 
 def test_the_checks_a_run_makes_do_not_start_another_run(covariate):
     # given the drift check the CT run made itself (fixture)
-    plain = _decisions(covariate["plain"])[1]
+    plain = decisions(covariate["plain"])[1]
     event_id = plain.decision["event_ids"][0]
 
     # then its event says where it came from: deployment triggers only match standalone ones
@@ -166,7 +132,7 @@ def test_a_run_finding_another_checking_hands_its_alert_over(covariate):
     assert store.check_leases.claim(project.model_name, "checking-run", until) is None
 
     # when an alert arrives
-    result = _ct(config, "2026-03-09", reason="webhook", alert_id="storm-2", detail="p99 up")
+    result = ct(config, "2026-03-09", reason="webhook", alert_id="storm-2", detail="p99 up")
 
     # then this run ran no check, and left the alert to the checking run
     assert result["handed_over_to"] == "checking-run"
@@ -183,68 +149,11 @@ def test_a_run_finding_another_checking_hands_its_alert_over(covariate):
     assert any("alert storm-2: p99 up" in r for r in taken.reasons), taken.reasons
 
 
-CONCEPT_CONFIGS: dict[str, Path] = {}
-
-
-@pytest.fixture(scope="module")
-def concept(prefect_api, tmp_path_factory) -> dict[str, list[dict]]:
-    """Both policies on the concept-drift stream: before and after the labels land."""
-    runs = {}
-    for name, policy in (("plain", PLAIN), ("aware", AWARE)):
-        config = _project(tmp_path_factory.mktemp(f"concept-{name}"), "concept_sudden", policy)
-        CONCEPT_CONFIGS[name] = config
-        days = (BOOTSTRAP, AFTER_DRIFT, LABELS_LANDED) if name == "aware" else (BOOTSTRAP,)
-        runs[name] = [_ct(config, day) for day in days]
-        if name == "plain":  # the unlabelled week: checked once, on the aware policy
-            runs[name] += [None, _ct(config, LABELS_LANDED)]
-    yield runs
-    forget_mlflow_store()
-
-
-def test_concept_drift_retrains_both_policies_once_labels_land(concept):
-    for name, (_, before, after) in concept.items():
-        # then nothing fires while the changed days are unlabelled
-        if before is not None:
-            assert before["decision"]["status"] == "no_trigger", (name, before["decision"])
-        # and the realised drop retrains both policies once their labels have arrived
-        assert after["decision"]["status"] == "retrain", (name, after["decision"])
-        assert after["decision"]["fired"] == ["performance"]
-
-
-def _replayed(config: Path, days: list[str]) -> list[dict]:
-    """The backtest's decisions for the configured policy on ``days`` (first model: BOOTSTRAP)."""
-    from datetime import date
-
-    from retrainer.backtest import PolicySpec, load_history, run_backtest
-    from retrainer.project import Project
-
-    project = Project.load(config)
-    cfg = project.config
-    spec = PolicySpec("current", cfg.policy, cfg.training.window, "current")
-    result = run_backtest(
-        cfg,
-        load_history(project),
-        [spec],
-        decision_days=[date.fromisoformat(d) for d in days],
-        first_model_day=date.fromisoformat(BOOTSTRAP),
-    )
-    return result.runs[0].decisions
-
-
-def _same_decision(live: dict, replayed: dict) -> None:
-    keys = ("retrain", "status", "fired", "suppressed_by", "reasons", "consecutive", "labels")
-    assert {k: replayed[k] for k in keys} == {k: live[k] for k in keys}
-
-
-def test_the_backtest_decides_as_the_live_flow_did_on_the_same_days(covariate, concept):
-    # given the live continuous-training runs of the fixtures (first model on BOOTSTRAP)
+def test_the_backtest_decides_as_the_live_flow_did_on_the_same_days(covariate):
+    # given the live continuous-training runs of the fixture (first model on BOOTSTRAP)
     for config in covariate.values():
-        live = _decisions(config)[1]  # the drift-day run after the bootstrap
+        live = decisions(config)[1]  # the drift-day run after the bootstrap
         # when the backtest replays the same policy on the same day from the same first model
-        (replayed,) = _replayed(config, [AFTER_DRIFT])
+        (again,) = replayed(config, [AFTER_DRIFT])
         # then it decided the same way, for the same reasons, on the same label counts
-        _same_decision(live.decision, replayed)
-    aware = concept["aware"]
-    replayed = _replayed(CONCEPT_CONFIGS["aware"], [AFTER_DRIFT, LABELS_LANDED])
-    for live, again in zip(aware[1:], replayed, strict=True):
-        _same_decision(live["decision"], again)
+        assert_same_decision(live.decision, again)

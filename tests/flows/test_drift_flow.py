@@ -18,7 +18,7 @@ TRAIN_AS_OF = "2026-02-20"  # day 50
 BEFORE = "2026-02-21:2026-02-27"  # days 51..57: no drift
 AFTER = "2026-03-02:2026-03-08"  # days 60..66: incomes dropped
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.long]
 
 
 def _write_project(root: Path, model_name: str = "credit-default") -> Path:

@@ -20,7 +20,7 @@ from retrainer.registry.champion import registry_for
 from retrainer.registry.models import CHALLENGER, CHAMPION
 from retrainer.registry.tracking import configure_mlflow
 
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_api")]
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_api"), pytest.mark.long]
 
 
 def _registry(path):

@@ -18,7 +18,7 @@ WARNING_ONLY = "2026-01-17"  # an extra column: the column-set check only warns
 REORDERED = "2026-01-18"  # the same columns in reverse order
 DAYS = 24
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.long]
 
 
 def _project(root: Path) -> Path:

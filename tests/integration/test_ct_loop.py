@@ -24,7 +24,7 @@ import httpx
 import pytest
 import yaml
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.long]
 
 SECRET = "integration-test-secret"
 CT = "continuous-training"

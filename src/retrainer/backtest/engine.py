@@ -198,7 +198,7 @@ class Workbench:
         self.fit_seconds = 0.0
         self.checks: Counter = Counter()
         cols_ts = history.frame[cols.timestamp]
-        self._stamps = pd.to_datetime(cols_ts, utc=True).to_numpy()
+        self._stamps = pd.DatetimeIndex(pd.to_datetime(cols_ts, utc=True))  # not objects
         self._target = history.frame[cols.target].to_numpy()
         self._target_dtype = history.target_dtype
         # the decision reads values, not verdicts: no significance bootstrap, only the

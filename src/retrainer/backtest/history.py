@@ -237,6 +237,10 @@ def load_history(
     from retrainer.training.trainer import event_dates
 
     frame[DAY] = event_dates(frame, cols.timestamp)
+    # numpy-backed strings (the same values): a replay takes rows of these columns thousands
+    # of times and hands them to scikit-learn, ~10x slower from Arrow-backed strings
+    strings = [c for c in frame.columns if isinstance(frame[c].dtype, pd.StringDtype)]
+    frame = frame.astype(dict.fromkeys(strings, object))
     from retrainer.data.catalog import files_fingerprint
 
     return History(

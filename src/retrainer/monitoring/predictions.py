@@ -87,7 +87,7 @@ def score_features(
     out = pd.DataFrame(
         {
             id_column: features[id_column].to_numpy(),
-            timestamp_column: features[timestamp_column].to_numpy(),
+            timestamp_column: features[timestamp_column].array,  # tz-aware, not objects
         }
     )
     out[MODEL_VERSION_COLUMN] = str(model_version)
