@@ -514,3 +514,22 @@ def test_a_too_small_holdout_fails_the_gate(drifted: dict) -> None:
     # then the holdout check fails
     assert report.check("holdout").verdict == "failed"
     assert not report.passed
+
+
+def test_a_verdict_without_the_metric_tables_is_the_same_verdict(drifted: dict) -> None:
+    # given the stale champion and the fresh challenger
+    holdout = drifted["holdout"]
+    inputs = GateInputs(holdout.y, segments=pd.DataFrame({"region": holdout.region}))
+    challenger = ModelEvidence(y_proba=drifted["challenger"], signature=SIGNATURE)
+    champion = ModelEvidence(y_proba=drifted["champion"], signature=SIGNATURE)
+    config = gates(absolute={"roc_auc": {"min": 0.7}})
+
+    # when gating with and without the report's metric tables (the backtest's replay)
+    full = evaluate_gates(config, "binary", inputs, challenger, champion)
+    lean = evaluate_gates(config, "binary", inputs, challenger, champion, metric_tables=False)
+
+    # then the checks and the verdict are identical; only the tables are left out
+    assert lean.checks == full.checks
+    assert (lean.passed, lean.summary) == (full.passed, full.summary)
+    assert set(full.metrics) == {"challenger", "champion"}
+    assert lean.metrics == {}

@@ -34,6 +34,12 @@ import pandas as pd
 
 from retrainer.backtest.history import DAY, History
 from retrainer.backtest.policies import PolicySpec, policy_document
+from retrainer.backtest.prefetch import (
+    CHAMPION_WINDOWS,
+    NOT_PLANNED,
+    Prefetcher,
+    schedule_days,
+)
 from retrainer.config import RetrainerConfig
 from retrainer.policy import Observations, PolicyState, decide
 from retrainer.policy.clock import end_of_day
@@ -43,6 +49,8 @@ from retrainer.policy.observe import (
     label_window_days,
     performance_observation,
 )
+
+_NOT_AHEAD = object()
 
 WASTE_HORIZON_DAYS = 7
 """Days after a retrain on which its gain over the model it replaced is measured."""
@@ -123,19 +131,13 @@ class GroupResult:
     fits_run: int
     fit_seconds: float
     checks: dict[str, int]
-
-
-def _flat(triggers: list[Any]) -> list[Any]:
-    """Triggers with hybrid groups unfolded."""
-    out = []
-    for t in triggers:
-        out += _flat(t.triggers) if t.kind == "hybrid" else [t]
-    return out
+    fits_ahead: int = 0
+    fits_ahead_unused: int = 0
 
 
 def _checks_needed(spec: PolicySpec) -> tuple[bool, bool]:
     """Whether a policy's decisions read the drift check and the monitoring."""
-    kinds = {t.kind for t in _flat(spec.policy.triggers)}
+    kinds = {t.kind for t in spec.policy.leaf_triggers()}
     return "drift" in kinds, "performance" in kinds or spec.policy.require_degradation
 
 
@@ -145,7 +147,7 @@ def _monitored_metrics(config: RetrainerConfig, specs: list[PolicySpec]) -> list
     named = [
         t.metric
         for spec in specs
-        for t in _flat(spec.policy.triggers)
+        for t in spec.policy.leaf_triggers()
         if t.kind == "performance" and t.metric
     ]
     return list(dict.fromkeys([primary, *named]))
@@ -197,6 +199,7 @@ class Workbench:
         self.fits_run = 0
         self.fit_seconds = 0.0
         self.checks: Counter = Counter()
+        self.prefetch: Prefetcher | None = None  # fits run ahead (set by replay_group)
         cols_ts = history.frame[cols.timestamp]
         self._stamps = pd.DatetimeIndex(pd.to_datetime(cols_ts, utc=True))  # not objects
         self._target = history.frame[cols.target].to_numpy()
@@ -229,7 +232,7 @@ class Workbench:
         digest.update(json.dumps(self.window.model_dump(mode="json"), sort_keys=True).encode())
         digest.update(self.config.fingerprint().encode())
         digest.update(np.ascontiguousarray(rows).tobytes())
-        if self.window.kind == "warm_start" and champion is not None:
+        if self.window.kind in CHAMPION_WINDOWS and champion is not None:
             digest.update(champion.key.encode())
         return digest.hexdigest()
 
@@ -240,8 +243,45 @@ class Workbench:
     def fit(self, day: date, champion: Fitted | None) -> Fitted | None:
         """The model a retrain at the end of ``day`` produces (None: the data cannot train).
 
-        Raises nothing for data that cannot train: the retrain fails, as the train flow would.
+        Each job is fitted once (or taken from the fits run ahead, see
+        :mod:`retrainer.backtest.prefetch`). Raises nothing for data that cannot train: the
+        retrain fails, as the train flow would.
         """
+        self.fits_requested += 1
+        rows = self._training_rows(day)
+        key = self._fit_key(rows, champion)
+        if key in self._fits:
+            return self._fits[key]
+        model = self._ahead(day, key)
+        if model is _NOT_AHEAD:
+            model = self._train(day, rows, key, champion)
+        if model is not None:
+            self.fits_run += 1
+            self.fit_seconds += model.training_seconds
+        self._fits[key] = model
+        return model
+
+    def _ahead(self, day: date, key: str) -> Any:
+        """The job ``key`` of ``day`` if it was fitted ahead, else ``_NOT_AHEAD``."""
+        if self.prefetch is None:
+            return _NOT_AHEAD
+        model = self.prefetch.result(day, lambda spare: self.train(spare, None))
+        if model is NOT_PLANNED:
+            return _NOT_AHEAD
+        if model is not None and model.key != key:  # another job (cannot happen: same rows)
+            self.prefetch.unused += 1
+            return _NOT_AHEAD
+        self.prefetch.used += 1
+        return model
+
+    def train(self, day: date, champion: Fitted | None) -> Fitted | None:
+        """Fit the job of ``day`` now, without the cache (what a worker fitting ahead runs)."""
+        rows = self._training_rows(day)
+        return self._train(day, rows, self._fit_key(rows, champion), champion)
+
+    def _train(
+        self, day: date, rows: np.ndarray, key: str, champion: Fitted | None
+    ) -> Fitted | None:
         from retrainer.training.trainer import (
             TrainingDataError,
             fit_model,
@@ -251,11 +291,6 @@ class Workbench:
         )
         from retrainer.training.windows import WindowContext, build_training_set
 
-        self.fits_requested += 1
-        rows = self._training_rows(day)
-        key = self._fit_key(rows, champion)
-        if key in self._fits:
-            return self._fits[key]
         cfg = self.config
         frame = self.history.frame.iloc[rows][self._columns].reset_index(drop=True)
         frame[cfg.columns.target] = self._y(rows)
@@ -268,10 +303,7 @@ class Workbench:
             training = build_training_set(self.window, context)
             fitted = fit_model(training, cfg)
         except (TrainingDataError, ValueError):
-            self._fits[key] = None
             return None
-        self.fits_run += 1
-        self.fit_seconds += fitted.training_seconds
         scored = score_frame(fitted.pipeline, holdout, cfg) if len(holdout) else None
         model = Fitted(
             key=key,
@@ -282,14 +314,16 @@ class Workbench:
             window_end=training.end,
             training_seconds=fitted.training_seconds,
             rows=fitted.train_rows,
-            recorded=holdout_metrics(fitted.pipeline, holdout, cfg, scored),
+            # the monitoring's reference values: the metrics the policies read
+            recorded=holdout_metrics(
+                fitted.pipeline, holdout, cfg, scored, metrics=self._monitoring.metrics
+            ),
             holdout=holdout["_row"].to_numpy(),
             holdout_scores=scored,
             logs_from=day + timedelta(days=1),
         )
         if self.needs_drift:
             model.detector = self._detector(model, training.frame, holdout)
-        self._fits[key] = model
         return model
 
     def _detector(self, model: Fitted, training: pd.DataFrame, holdout: pd.DataFrame) -> Any:
@@ -575,6 +609,7 @@ class Workbench:
                 evidence(challenger),
                 evidence(champion) if champion else None,
                 rng_seed=cfg.training.random_state,
+                metric_tables=False,  # the replay reads the verdict only
             )
             verdict = (report.automatic_checks_passed, report.summary)
         self._gates[key] = verdict
@@ -676,6 +711,7 @@ def replay_group(
     days: list[date],
     initial_day: date,
     progress: Any = None,
+    ahead_workers: int = 0,
 ) -> GroupResult:
     """Replay policies that share a training window, in lockstep over ``days``.
 
@@ -686,6 +722,8 @@ def replay_group(
         days: The replayed days, in order.
         initial_day: The day the shared first model is trained on (the day before ``days``).
         progress: Called with no argument after each day (a progress bar), or None.
+        ahead_workers: Processes that fit the days a schedule falls due ahead of the replay
+            (:mod:`retrainer.backtest.prefetch`); 0: every fit in this process.
     """
     from retrainer.metrics import get_metric
 
@@ -719,12 +757,21 @@ def replay_group(
         lives.append(_Live(spec, run, state, first, drift, perf))
     oracle = oracle_days(history, config, specs[0].window)
     keep = max(config.drift.window_days, config.monitoring.window_days)
-    for day in days:
-        for live in lives:
-            _step(bench, live, day, oracle)
-        bench.forget_before(day - timedelta(days=keep))
-        if progress is not None:
-            progress()
+    planned = schedule_days(specs, days, initial_day) if ahead_workers else []
+    if planned and bench.window.kind not in CHAMPION_WINDOWS:
+        bench.prefetch = Prefetcher(bench, planned, ahead_workers)
+    try:
+        for day in days:
+            if bench.prefetch is not None:
+                bench.prefetch.advance(day)
+            for live in lives:
+                _step(bench, live, day, oracle)
+            bench.forget_before(day - timedelta(days=keep))
+            if progress is not None:
+                progress()
+    finally:
+        if bench.prefetch is not None:
+            bench.prefetch.close()
     for live in lives:
         for retrain in live.run.retrains:
             old, new = live.replaced.get(retrain.key), bench.fitted(retrain.key)
@@ -736,4 +783,6 @@ def replay_group(
         fits_run=bench.fits_run,
         fit_seconds=bench.fit_seconds,
         checks=dict(bench.checks),
+        fits_ahead=bench.prefetch.used if bench.prefetch is not None else 0,
+        fits_ahead_unused=bench.prefetch.unused if bench.prefetch is not None else 0,
     )

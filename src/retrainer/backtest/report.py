@@ -201,8 +201,7 @@ def render_html(result: BacktestResult, truth: Truth | None, snippet: str | None
     pick = result.recommendation
     summary = [
         f"{len(result.rows)} policies replayed day by day from {result.start} to {result.end} "
-        f"with the labels each day had; {result.fits_requested:,} retrains asked for, "
-        f"{result.fits_run:,} models fitted, {result.fits_shared:,} shared.",
+        f"with the labels each day had; {result.fits_text()}.",
     ]
     if pick is not None:
         summary.append(

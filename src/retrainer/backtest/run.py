@@ -37,6 +37,9 @@ class BacktestResult:
         recommendation: The cheapest policy meeting the target (None: none meets it).
         fits_requested: Retrains asked for over every policy (the first model included).
         fits_run: Models actually fitted (the rest were shared).
+        fits_ahead: Of those, fitted ahead of the replay in another process.
+        fits_ahead_unused: Fitted ahead for a schedule that a guard then held back (not used,
+            not counted in ``fits_run``).
         seconds: Wall time of the replay.
         checks: Drift checks, monitoring runs and gates computed.
         excluded: Partitions never trained on or measured, with why.
@@ -55,6 +58,8 @@ class BacktestResult:
     fits_run: int
     seconds: float
     checks: dict[str, int]
+    fits_ahead: int = 0
+    fits_ahead_unused: int = 0
     excluded: dict[str, str] = field(default_factory=dict)
     pricing: Pricing | None = None
 
@@ -62,6 +67,17 @@ class BacktestResult:
     def fits_shared(self) -> int:
         """Retrains served by a model another policy (or an earlier day) had fitted."""
         return self.fits_requested - self.fits_run
+
+    def fits_text(self) -> str:
+        """The fits in words: asked for, fitted (ahead, unused), shared."""
+        ahead = ""
+        if self.fits_ahead or self.fits_ahead_unused:
+            ahead = f" ({self.fits_ahead:,} of them ahead of the replay"
+            ahead += f", {self.fits_ahead_unused:,} more unused)" if self.fits_ahead_unused else ")"
+        return (
+            f"{self.fits_requested:,} retrains asked for, {self.fits_run:,} models fitted"
+            f"{ahead}, {self.fits_shared:,} shared"
+        )
 
     def row(self, name: str) -> PolicySummary:
         """The row of one policy."""
@@ -81,6 +97,8 @@ class BacktestResult:
                 "requested": self.fits_requested,
                 "run": self.fits_run,
                 "shared": self.fits_shared,
+                "fitted_ahead": self.fits_ahead,
+                "fitted_ahead_unused": self.fits_ahead_unused,
             },
             "checks": self.checks,
             "seconds": round(self.seconds, 2),
@@ -132,11 +150,13 @@ def _groups(specs: list[PolicySpec]) -> list[list[PolicySpec]]:
     return list(groups.values())
 
 
-def _workers(n_jobs: int, groups: int) -> int:
+def _workers(n_jobs: int, groups: int) -> tuple[int, int]:
+    """Processes replaying window groups, and per group the processes fitting ahead."""
     import os
 
-    cores = os.cpu_count() or 1
-    return max(1, min(groups, cores if n_jobs == -1 else n_jobs))
+    processes = (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
+    replaying = max(1, min(groups, processes))
+    return replaying, max(0, processes - replaying) // replaying
 
 
 def run_backtest(
@@ -180,7 +200,7 @@ def run_backtest(
     )
     initial = first_model_day or days[0] - timedelta(days=1)
     groups = _groups(specs)
-    workers = _workers(n_jobs or config.backtest.n_jobs, len(groups))
+    workers, ahead = _workers(n_jobs or config.backtest.n_jobs, len(groups))
     started = time.perf_counter()
     results: list[GroupResult] = []
     if workers == 1:
@@ -192,12 +212,14 @@ def run_backtest(
                 if progress is not None:
                     progress(done[0], len(days), f"group {index + 1}/{len(groups)}: days")
 
-            results.append(replay_group(config, history, group, days, initial, tick))
+            results.append(replay_group(config, history, group, days, initial, tick, ahead))
     else:
         from joblib import Parallel, delayed
 
         parallel = Parallel(n_jobs=workers, backend="loky", return_as="generator_unordered")
-        jobs = (delayed(replay_group)(config, history, g, days, initial) for g in groups)
+        jobs = (
+            delayed(replay_group)(config, history, g, days, initial, None, ahead) for g in groups
+        )
         for count, result in enumerate(parallel(jobs), start=1):
             results.append(result)
             if progress is not None:
@@ -222,6 +244,8 @@ def run_backtest(
         recommendation=recommend(rows, pricing),
         fits_requested=sum(r.fits_requested for r in results),
         fits_run=sum(r.fits_run for r in results),
+        fits_ahead=sum(r.fits_ahead for r in results),
+        fits_ahead_unused=sum(r.fits_ahead_unused for r in results),
         seconds=seconds,
         checks=checks,
         excluded={d.isoformat(): why for d, why in history.excluded.items()},

@@ -261,8 +261,7 @@ def _story(console: Any, result: Any, snippet: str | None, document: dict[str, A
     days = (result.end - result.start).days + 1
     console.print(
         f"replayed {result.start} .. {result.end} ({days} days) through {len(result.rows)} "
-        f"policies in {result.seconds:.1f} s: {result.fits_requested:,} retrains asked for, "
-        f"{result.fits_run:,} models fitted, {result.fits_shared:,} shared",
+        f"policies in {result.seconds:.1f} s: {result.fits_text()}",
         markup=False,
     )
     if result.excluded:

@@ -95,8 +95,9 @@ class BacktestSection(StrictModel):
     )
     n_jobs: int = Field(
         default=2,
-        description="Worker processes for policies that train on different windows (-1: every "
-        "core). Policies on the same window share their fits in one process.",
+        description="Processes for the replay (-1: every core). Policies on the same window "
+        "share their fits in one process; groups on different windows run in parallel, and "
+        "processes left over fit the days a schedule falls due ahead of the replay.",
     )
     sweep: SweepSection = Field(default_factory=SweepSection, description="The grid of `--sweep`.")
 

@@ -11,7 +11,7 @@ it, for the live continuous-training flow and for the policy backtest alike.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -232,6 +232,17 @@ class PolicySection(StrictModel):
     remember_events: int = Field(
         default=1_000, ge=10, description="Processed event ids kept to drop duplicates."
     )
+
+    def leaf_triggers(self) -> list[Any]:
+        """Every trigger, with ``hybrid`` groups unfolded into their members."""
+
+        def unfold(triggers: list[Any]) -> list[Any]:
+            out: list[Any] = []
+            for t in triggers:
+                out += unfold(t.triggers) if t.kind == "hybrid" else [t]
+            return out
+
+        return unfold(self.triggers)
 
     @model_validator(mode="after")
     def _consistent(self) -> PolicySection:

@@ -144,6 +144,7 @@ def evaluate_gates(
     *,
     rng_seed: int = 0,
     holdout_not_fresh: str | None = None,
+    metric_tables: bool = True,
 ) -> GateReport:
     """Judge a challenger on the fresh holdout; fail closed.
 
@@ -165,6 +166,8 @@ def evaluate_gates(
         holdout_not_fresh: Why the holdout rows may not be fresh for the challenger (e.g.
             "no recorded holdout dates: ..."). The ``holdout`` check then fails: a gate on
             rows the challenger may have been trained on proves nothing (fail closed).
+        metric_tables: Also measure every default metric of both models for the report
+            (``GateReport.metrics``); the checks and the verdict do not read them.
 
     Returns:
         The report.
@@ -237,9 +240,11 @@ def evaluate_gates(
         checks.append(
             human_approval_check("pending", timeout_seconds=config.human_approval.timeout_seconds)
         )
-    metrics = {"challenger": _metric_table(task, chal)}
-    if champion is not None:
-        metrics["champion"] = _metric_table(task, champ)
+    metrics: dict[str, dict[str, float | None]] = {}
+    if metric_tables:
+        metrics["challenger"] = _metric_table(task, chal)
+        if champion is not None:
+            metrics["champion"] = _metric_table(task, champ)
     return GateReport(
         task=task, checks=tuple(checks), has_champion=champion is not None, metrics=metrics
     )

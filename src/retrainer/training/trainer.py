@@ -206,6 +206,7 @@ def holdout_metrics(
     holdout: pd.DataFrame,
     config: RetrainerConfig,
     scored: tuple[np.ndarray, np.ndarray] | None = None,
+    metrics: list[str] | None = None,
 ) -> dict[str, float | None]:
     """The task's default metrics of ``model`` on holdout rows (the version's recorded values).
 
@@ -214,6 +215,7 @@ def holdout_metrics(
         holdout: The holdout rows (features and target).
         config: The project config.
         scored: The model's ``score_frame`` of these rows, when already computed.
+        metrics: Only these metrics (default: the task's defaults).
 
     Returns:
         Metric → value (None where it cannot be computed); empty for an empty holdout.
@@ -225,7 +227,7 @@ def holdout_metrics(
     scores, labels = scored if scored is not None else score_frame(model, holdout, config)
     classes = list(getattr(model, "classes_", [])) or None
     return compute_metrics(
-        default_metrics(config.model.task),
+        metrics or default_metrics(config.model.task),
         holdout[config.columns.target].to_numpy(),
         y_proba=scores,
         y_pred=labels,
