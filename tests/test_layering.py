@@ -23,6 +23,7 @@ CORE = [
     "retrainer.promotion",
     "retrainer.store",
     "retrainer.policy",
+    "retrainer.rollout",
     "retrainer.webhooks",
     "retrainer.registry.champion",
     "retrainer.reports",
