@@ -24,6 +24,7 @@ CORE = [
     "retrainer.store",
     "retrainer.policy",
     "retrainer.rollout",
+    "retrainer.serving",
     "retrainer.webhooks",
     "retrainer.registry.champion",
     "retrainer.reports",
