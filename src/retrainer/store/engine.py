@@ -164,6 +164,13 @@ class Store:
         return Labels(self)
 
     @property
+    def rollouts(self) -> Any:
+        """Rollout state and history (:class:`retrainer.store.rollouts.Rollouts`)."""
+        from retrainer.store.rollouts import Rollouts
+
+        return Rollouts(self)
+
+    @property
     def champions(self) -> Any:
         """Champion per model (:class:`retrainer.store.champions.Champions`)."""
         from retrainer.store.champions import Champions

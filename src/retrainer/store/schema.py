@@ -207,3 +207,29 @@ imports = sa.Table(
     sa.Column("records", sa.Integer(), nullable=False),
     sa.Column("at", UTCDateTime(), nullable=False),
 )
+
+rollouts = sa.Table(
+    "rollouts",
+    metadata,
+    sa.Column("model", sa.String(200), primary_key=True),
+    sa.Column("revision", sa.Integer(), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("challenger", sa.String(50), nullable=False),
+    sa.Column("champion", sa.String(50), nullable=True),
+    sa.Column("state", sa.JSON(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+rollout_history = sa.Table(
+    "rollout_history",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("model", sa.String(200), nullable=False),
+    sa.Column("revision", sa.Integer(), nullable=False),
+    sa.Column("action", sa.String(20), nullable=False),
+    sa.Column("reason", sa.Text(), nullable=False),
+    sa.Column("state", sa.JSON(), nullable=False),
+    sa.Column("analysis", sa.JSON(), nullable=True),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Index(None, "model", "id"),
+)
