@@ -31,6 +31,7 @@ class Prediction:
         latency_ms: Time to answer.
         entity_key: The entity the request was about (joins labels that carry no request id).
         at: When it was answered (UTC).
+        error: Why the model failed on this request (a shadow or canary failure), else None.
     """
 
     request_id: str
@@ -43,6 +44,7 @@ class Prediction:
     latency_ms: float | None = None
     entity_key: str | None = None
     at: datetime = field(default_factory=utcnow)
+    error: str | None = None
 
 
 class Predictions:

@@ -65,6 +65,7 @@ predictions = sa.Table(
     sa.Column("score", sa.Float(), nullable=True),
     sa.Column("latency_ms", sa.Float(), nullable=True),
     sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Column("error", sa.Text(), nullable=True),
     sa.Index(None, "model", "at"),
     sa.Index(None, "entity_key"),
 )

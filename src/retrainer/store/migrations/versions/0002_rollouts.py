@@ -1,4 +1,4 @@
-"""Staged rollouts: the state of each model's rollout and every transition it made.
+"""Staged rollouts: each model's rollout state, its transitions, and failed predictions.
 
 Revision ID: 0002
 Revises: 0001
@@ -20,7 +20,9 @@ When = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
-    """Create ``rollouts`` and ``rollout_history``."""
+    """Create ``rollouts`` and ``rollout_history``; ``predictions.error``."""
+    with op.batch_alter_table("predictions") as batch:
+        batch.add_column(sa.Column("error", sa.Text(), nullable=True))
     op.create_table(
         "rollouts",
         sa.Column("model", sa.String(200), nullable=False),
@@ -52,3 +54,5 @@ def downgrade() -> None:
     op.drop_index("ix_rollout_history_model_id", table_name="rollout_history")
     op.drop_table("rollout_history")
     op.drop_table("rollouts")
+    with op.batch_alter_table("predictions") as batch:
+        batch.drop_column("error")
