@@ -194,6 +194,7 @@ class Workbench:
         self._labels: dict[tuple[date, date | None], dict[str, Any]] = {}
         self._drift: dict[tuple[str, date], Any] = {}
         self._perf: dict[tuple[str, date], Any] = {}
+        self._day_metrics: dict[tuple[str, date], float | None] = {}
         self._gates: dict[tuple[str, str], tuple[bool, str]] = {}
         self.fits_requested = 0
         self.fits_run = 0
@@ -390,7 +391,7 @@ class Workbench:
 
     def forget_before(self, day: date) -> None:
         """Drop cached scores and checks of days before ``day`` (the replay moved on)."""
-        for cache in (self._scores, self._drift, self._perf):
+        for cache in (self._scores, self._drift, self._perf, self._day_metrics):
             for key in [k for k in cache if k[1] < day]:
                 del cache[key]
         for old in [d for d in self._day_features if d < day]:
@@ -420,10 +421,17 @@ class Workbench:
         return None if value is None or value != value else float(value)
 
     def day_metric(self, model: Fitted, day: date) -> float | None:
-        """The metric of the model on a day's rows, with every label that ever arrives."""
-        if not len(self.history.rows(day)):
-            return None
-        return self._metric_of(model, self.scores(model, day))
+        """The metric of the model on a day's rows, with every label that ever arrives.
+
+        Computed once per model and day, for every policy that serves the model that day.
+        """
+        key = (model.key, day)
+        if key not in self._day_metrics:
+            rows = len(self.history.rows(day))
+            self._day_metrics[key] = (
+                self._metric_of(model, self.scores(model, day)) if rows else None
+            )
+        return self._day_metrics[key]
 
     def gain(self, new: Fitted, old: Fitted, after: date) -> float | None:
         """Mean metric gain of ``new`` over ``old`` on the next days' rows (hindsight)."""
