@@ -1,7 +1,7 @@
 """The serving gateway's core (pure): sticky routing, request checks, micro-batching.
 
-The gateway itself (``retrainer serve``) is not built yet; these are the pieces it routes,
-validates and batches with.
+The gateway itself is not built yet; these are the pieces it will route, validate and
+batch with.
 """
 
 from retrainer.serving.batching import BatchStats, MicroBatcher
