@@ -50,8 +50,6 @@ from retrainer.policy.observe import (
     performance_observation,
 )
 
-_NOT_AHEAD = object()
-
 WASTE_HORIZON_DAYS = 7
 """Days after a retrain on which its gain over the model it replaced is measured."""
 WASTE_ROWS_PER_DAY = 1000
@@ -254,7 +252,7 @@ class Workbench:
         if key in self._fits:
             return self._fits[key]
         model = self._ahead(day, key)
-        if model is _NOT_AHEAD:
+        if model is NOT_PLANNED:
             model = self._train(day, rows, key, champion)
         if model is not None:
             self.fits_run += 1
@@ -263,15 +261,15 @@ class Workbench:
         return model
 
     def _ahead(self, day: date, key: str) -> Any:
-        """The job ``key`` of ``day`` if it was fitted ahead, else ``_NOT_AHEAD``."""
+        """The job ``key`` of ``day`` if it was fitted ahead, else ``NOT_PLANNED``."""
         if self.prefetch is None:
-            return _NOT_AHEAD
+            return NOT_PLANNED
         model = self.prefetch.result(day, lambda spare: self.train(spare, None))
         if model is NOT_PLANNED:
-            return _NOT_AHEAD
+            return model
         if model is not None and model.key != key:  # another job (cannot happen: same rows)
             self.prefetch.unused += 1
-            return _NOT_AHEAD
+            return NOT_PLANNED
         self.prefetch.used += 1
         return model
 

@@ -2,7 +2,7 @@
 
 The reconciler reads the state at some revision, computes one transition with
 :func:`retrainer.rollout.advance` and writes it only if the stored revision is still the one
-it read; a concurrent writer (another reconciler run, a person's ``rollout pause``) makes the
+it read; a concurrent writer (another reconciler run, a person pausing the rollout) makes the
 write fail, and the caller reads again. The transition and its history row are one
 transaction, so a crash leaves either both or neither.
 """
@@ -62,7 +62,7 @@ class Rollouts:
             if stored is not None and expected is None:
                 if stored.status not in TERMINAL:
                     return None
-                state = replace(state, revision=stored.revision + 1 + state.revision)
+                state = replace(state, revision=stored.revision + 1)
             elif stored is not None and stored.revision != expected:
                 return None
             values = {
