@@ -45,6 +45,7 @@ _COMMAND_MODULES = [
     "retrainer.cli.webhook_cmd",
     "retrainer.cli.deploy_cmd",
     "retrainer.cli.backtest_cmd",
+    "retrainer.cli.serve_cmd",
 ]
 
 for _name in _COMMAND_MODULES:
