@@ -191,8 +191,8 @@ def test_check_json_reports_data_problems_with_their_field(tmp_path):
     assert "'credit_score' not found in the features data" in problem["message"]
 
 
-def test_a_reserved_section_is_validated_and_warned_about(tmp_path):
-    # given a config that sets the policy (read by the CT flow) and rollout stages (not built)
+def test_the_policy_and_rollout_stages_are_valid_sections_without_warnings(tmp_path):
+    # given a config that sets the policy and rollout stages (both read by their parts)
     data = yaml.safe_load(STARTER_CONFIG)
     data["data"]["source"] = str(tmp_path / "data")
     data["policy"] = {"triggers": [{"kind": "drift"}]}
@@ -201,9 +201,8 @@ def test_a_reserved_section_is_validated_and_warned_about(tmp_path):
 
     result = runner.invoke(app, ["config", "check", "-c", str(path), "--json"])
 
-    # then it is valid, and says plainly which sections nothing reads yet
+    # then it is valid, and nothing is called reserved any more
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
     assert document["ok"] is True
-    assert [w.split(":")[0] for w in document["warnings"]] == ["promotion.stages"]
-    assert "a passed gate promotes directly" in document["warnings"][0]
+    assert document["warnings"] == []

@@ -9,7 +9,7 @@ from retrainer.promotion.rules import should_promote
 
 MANUAL = PromotionSection()
 AUTO = PromotionSection(auto_promote=True)
-STAGED = PromotionSection.model_validate({"auto_promote": True, "stages": [{"kind": "shadow"}]})
+STAGED = PromotionSection.model_validate({"stages": [{"kind": "shadow"}]})
 
 
 @pytest.mark.parametrize(
@@ -19,7 +19,7 @@ STAGED = PromotionSection.model_validate({"auto_promote": True, "stages": [{"kin
         (True, STAGED, True),
         (False, MANUAL, False),  # later ones wait for `retrainer promote` ...
         (False, AUTO, True),  # ... unless auto_promote is on
-        # stages are reserved for staged rollouts: config check warns, the rule is unchanged
+        # ... or a staged rollout takes the passed version over
         (False, STAGED, True),
     ],
 )

@@ -55,8 +55,8 @@ class RetrainerConfig(StrictModel):
     )
     policy: PolicySection = Field(
         default_factory=PolicySection,
-        description="Retrain triggers. Reserved: validated, not read yet (`config check` "
-        "warns when it is set).",
+        description="Retrain triggers and their guards, read by the continuous-training flow "
+        "(and replayed by the backtest).",
     )
     training: TrainingSection = Field(default_factory=TrainingSection, description="Training.")
     gates: GatesSection = Field(default_factory=GatesSection, description="Metric gates.")
@@ -96,15 +96,7 @@ class RetrainerConfig(StrictModel):
         They are validated and kept, and change nothing else: a configured rollout plan does
         not turn automatic promotion off.
         """
-        warnings = []
-        if self.promotion.stages:
-            warnings.append(
-                "promotion.stages: reserved for staged rollouts through the serving gateway, "
-                "which are not built yet: a passed gate promotes directly when "
-                "promotion.auto_promote is on (or with `retrainer promote VERSION`), as "
-                "without stages"
-            )
-        return warnings
+        return []  # none at present: every section is read by the part it configures
 
     def fingerprint(self) -> str:
         """A short, stable hash of the resolved config (recorded as lineage)."""

@@ -147,11 +147,11 @@ class PromotionSection(StrictModel):
     stages: list[Stage] = Field(
         default_factory=list,
         description="Rollout stages in order (shadow, ab, canary), each with its analysis. "
-        "Reserved for staged rollouts through the serving gateway: the stages, their analyses "
-        "and the state machine that runs them (`retrainer.rollout`) are built, the gateway "
-        "and the reconciler that route and advance by them are not yet. Validated, and "
-        "`config check` warns when set; promotion works as without stages (aliases move "
-        "directly, the previous champion stays one command away).",
+        "Empty: a passed gate promotes directly (with auto_promote, or `retrainer promote`). "
+        "Set: a passed challenger (once there is a champion) starts a staged rollout instead; "
+        "the serving gateway (`retrainer serve`) routes by it and logs the evidence, and the "
+        "reconcile-rollout flow advances it, promoting at the end or aborting with the "
+        "champion unchanged.",
     )
     auto_promote: bool = Field(
         default=False,

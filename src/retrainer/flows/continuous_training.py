@@ -222,6 +222,8 @@ def _retrain(
         "failed": "gate_failed",
         "awaiting_approval": "awaiting_approval",
     }.get(status, "promoted" if trained["promoted"] else "not_promoted")
+    if outcome == "not_promoted" and trained["gate"].get("rollout"):
+        outcome = "rollout_started"
     record_outcome(
         project,
         record_id,

@@ -28,7 +28,7 @@ from retrainer.tasks.gating import (
     resolve_models,
 )
 from retrainer.tasks.project import configure_tracking, load_project
-from retrainer.tasks.promotion import promote_and_announce
+from retrainer.tasks.promotion import hand_over
 
 APPROVAL_KEY_PREFIX = "gate-approval"
 GATE_EVENTS = {"passed": events.GATE_PASSED, "failed": events.GATE_FAILED}
@@ -70,11 +70,14 @@ def _wait_for_approval(project: Any, version: str, timeout_seconds: int) -> Gate
 
 
 def _promote(project: Any, version: str, champion: Any, result: dict[str, Any]) -> bool:
-    """Promote a passed challenger over the champion it was judged against (only that one)."""
+    """Hand a passed challenger over: a staged rollout, or a promotion over the judged champion.
+
+    A direct promotion only replaces the champion the gate judged against.
+    """
     expected = champion.version if champion else None
     reason = "gate passed" if expected else "first version passed the gate"
     try:
-        promote_and_announce(
+        handed = hand_over(
             project,
             version,
             expected_champion=expected,
@@ -90,8 +93,12 @@ def _promote(project: Any, version: str, champion: Any, result: dict[str, Any]) 
             exc,
         )
         return False
-    get_run_logger().info("promoted v%s to champion", version)
-    return True
+    result["rollout"] = handed["rollout"]
+    if handed["rollout"]:
+        get_run_logger().info("v%s: %s", version, handed["rollout"]["reason"])
+    else:
+        get_run_logger().info("promoted v%s to champion", version)
+    return handed["promoted"]
 
 
 @flow(name="evaluate-gates", log_prints=True)
@@ -187,6 +194,7 @@ def evaluate_gates(
     if status == "passed" and should_promote(champion is None, promote, cfg.promotion):
         promoted = _promote(project, challenger.version, champion, result)
     result["promoted"] = promoted
+    result.setdefault("rollout", None)
     result["champion_uri"] = f"models:/{project.model_name}@champion"
     result["event_id"] = event_id
     result["flow_run_id"] = flow_run.get_id()

@@ -119,6 +119,7 @@ def train(
             "summary": gate_result["summary"],
             "failed_checks": gate_result["failed_checks"],
             "report_html": gate_result["report_html"],
+            "rollout": gate_result.get("rollout"),
         }
         result["promoted"] = gate_result["promoted"]
     else:

@@ -2,7 +2,8 @@
 
 * ``RETRAINER_TEST_CRASH_AFTER=store_write``: the process kills itself (SIGKILL) right after
   the store committed a champion change and before any MLflow alias moved, so a test can
-  check that the next command reconciles.
+  check that the next command reconciles. ``rollout_state``: right after the reconciler
+  stored a rollout transition, before the promotion or the abort record it implies.
 * ``RETRAINER_TEST_BARRIER=PATH``: before the compare-and-set, the process creates
   ``PATH.arrived-<pid>`` and waits (up to 120 s) until ``PATH`` exists, so a test can release
   two promotions at the same moment.

@@ -18,9 +18,9 @@ def should_promote(
     """Whether a version that passed its gate is promoted to champion right away.
 
     An explicit ``promote_flag`` (``--promote`` / ``--no-promote``) decides. Otherwise the
-    first version of a model (no champion yet) is always promoted, and later versions only
-    with ``promotion.auto_promote``. ``promotion.stages`` is reserved for staged rollouts
-    (``config check`` warns when it is set) and does not change this rule.
+    first version of a model (no champion yet) is always promoted, and later versions with
+    ``promotion.auto_promote`` or ``promotion.stages`` (then "promoted" means handed to the
+    staged rollout, whose analyses decide; see :func:`retrainer.tasks.promotion.hand_over`).
 
     Args:
         first_version: Whether the model has no champion yet.
@@ -32,4 +32,4 @@ def should_promote(
     """
     if promote_flag is not None:
         return promote_flag
-    return first_version or promotion.auto_promote
+    return first_version or promotion.auto_promote or bool(promotion.stages)

@@ -365,24 +365,36 @@ def advance(
     if state.status != "running":
         return Transition("wait", state, f"rollout {state.status}: {state.reason}")
     if evidence.challenger != state.challenger:
-        reason = f"newer challenger v{evidence.challenger} replaces v{state.challenger}: restart"
-        moved = _move(
-            state,
-            reason,
-            challenger=evidence.challenger,
-            stage=0,
-            step=0,
-            failed=0,
-            inconclusive=0,
-            started_at=now,
-            step_started_at=now,
-        )
-        return Transition("restart", moved, reason)
+        return restart(state, evidence.challenger, now)
     if state.stage >= len(plan):  # the plan was shortened under a running rollout
         reason = f"promotion.stages has no stage {state.stage + 1} any more: abort"
         return Transition("abort", _move(state, reason, status="aborted"), reason)
     stage = plan[state.stage]
     return STAGES[stage.kind](plan, stage, state, evidence, now)
+
+
+def restart(state: RolloutState, challenger: str, now: datetime) -> Transition:
+    """A newer challenger replaces the one under rollout: the plan starts over with it.
+
+    Raises:
+        ValueError: The rollout has ended (start a new one instead).
+    """
+    if state.status in TERMINAL:
+        raise ValueError(f"rollout is already {state.status}: start a new one")
+    reason = f"newer challenger v{challenger} replaces v{state.challenger}: restart"
+    moved = _move(
+        state,
+        reason,
+        challenger=challenger,
+        status="running",
+        stage=0,
+        step=0,
+        failed=0,
+        inconclusive=0,
+        started_at=now,
+        step_started_at=now,
+    )
+    return Transition("restart", moved, reason)
 
 
 def resume(state: RolloutState, now: datetime, by: str = "") -> Transition:
@@ -392,6 +404,13 @@ def resume(state: RolloutState, now: datetime, by: str = "") -> Transition:
     reason = f"resumed{f' by {by}' if by else ''}"
     moved = _move(state, reason, status="running", inconclusive=0, step_started_at=now)
     return Transition("resume", moved, reason)
+
+
+def pause(state: RolloutState, by: str = "") -> Transition:
+    """A human pauses a running rollout: the weights hold until resumed or aborted."""
+    if state.status != "running":
+        raise ValueError(f"rollout is {state.status}, not running")
+    return _pause(state, f"paused by hand{f' by {by}' if by else ''}")
 
 
 def abort(state: RolloutState, reason: str) -> Transition:

@@ -16,7 +16,14 @@ if TYPE_CHECKING:
 
     from retrainer.store.engine import Store
 
-OUTCOMES = ("promoted", "not_promoted", "gate_failed", "awaiting_approval", "failed")
+OUTCOMES = (
+    "promoted",
+    "rollout_started",
+    "not_promoted",
+    "gate_failed",
+    "awaiting_approval",
+    "failed",
+)
 """What a retrain decision led to (set when the run finishes)."""
 
 
@@ -36,7 +43,8 @@ class DecisionRecord:
         detail: One line: what was decided and why.
         decision: The whole decision (:meth:`retrainer.policy.Decision.to_dict`).
         flow_run_id: The Prefect flow run that decided.
-        outcome: For a retrain: ``promoted``, ``not_promoted``, ``gate_failed``,
+        outcome: For a retrain: ``promoted``, ``rollout_started`` (a staged rollout took
+            over), ``not_promoted``, ``gate_failed``,
             ``awaiting_approval`` or ``failed`` (None while it runs).
         version: The version the retrain registered.
         outcome_detail: What happened, in words.

@@ -91,3 +91,72 @@ def rollback_and_announce(
 
     record = rollback(target, to, by=by, reason=reason)
     return record, _announce(events.MODEL_ROLLED_BACK, record) if emit_event else None
+
+
+def rollout_emitter(model_name: str) -> Any:
+    """The ``emit(event, payload, event_id)`` the rollout module calls, through Prefect."""
+    from retrainer.tasks.events import emit
+
+    def send(event: str, payload: dict[str, Any], event_id: str) -> None:
+        emit(event, model_name, payload, event_id=event_id, version=str(payload.get("version")))
+
+    return send
+
+
+def start_rollout(project: Any, version: str) -> Any:
+    """Start (or restart with ``version``) the staged rollout of ``promotion.stages``.
+
+    The A/B stage's sample size is computed from the champion's recorded holdout accuracy.
+
+    Returns:
+        The :class:`retrainer.promotion.rollouts.Tick` of the start.
+    """
+    from datetime import UTC, datetime
+
+    from retrainer.promotion import ModelTarget
+    from retrainer.promotion.rollouts import begin
+    from retrainer.registry.champion import load_champion
+
+    champion = load_champion(project, model=False)
+    baseline = champion.recorded_metrics.get("accuracy") if champion else None
+    return begin(
+        ModelTarget.for_project(project),
+        project.config.promotion.stages,
+        str(version),
+        now=datetime.now(UTC),
+        baseline=baseline,
+        emit=rollout_emitter(project.model_name),
+    )
+
+
+def hand_over(
+    project: Any,
+    version: str,
+    *,
+    expected_champion: str | None,
+    by: str,
+    reason: str,
+    evidence: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The one call after a passed gate: a staged rollout, or a direct promotion.
+
+    A rollout when ``promotion.stages`` is set and there is a champion to compare with.
+
+    Returns:
+        ``{"promoted": bool, "rollout": the start's summary or None}``.
+
+    Raises:
+        retrainer.promotion.PromotionConflict: (direct promotion) another version won.
+    """
+    if project.config.promotion.stages and expected_champion is not None:
+        tick = start_rollout(project, version)
+        return {"promoted": False, "rollout": tick.to_dict()}
+    promote_and_announce(
+        project,
+        version,
+        expected_champion=expected_champion,
+        by=by,
+        reason=reason,
+        evidence=evidence,
+    )
+    return {"promoted": True, "rollout": None}
