@@ -75,7 +75,7 @@ def _serve(t, state, n, at, accuracy, rng):
         where = route(plan, key)
         truth = int(rng.integers(2))
 
-        def said(version: str) -> int:
+        def said(version: str, truth: int = truth) -> int:
             return truth if rng.random() < accuracy[version] else 1 - truth
 
         version = state.challenger if where.variant == "challenger" else state.champion
@@ -221,7 +221,7 @@ def test_a_reconciler_killed_at_a_write_boundary_converges_on_the_next_run(
 
     # then the next run finishes the promotion, and the store and the aliases agree
     rerun = subprocess.run(
-        argv[:-1] + [(now + timedelta(minutes=1)).isoformat()],
+        [*argv[:-1], (now + timedelta(minutes=1)).isoformat()],
         capture_output=True,
         text=True,
         timeout=120,
