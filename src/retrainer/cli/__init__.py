@@ -46,6 +46,7 @@ _COMMAND_MODULES = [
     "retrainer.cli.deploy_cmd",
     "retrainer.cli.backtest_cmd",
     "retrainer.cli.serve_cmd",
+    "retrainer.cli.rollout_cmd",
 ]
 
 for _name in _COMMAND_MODULES:
