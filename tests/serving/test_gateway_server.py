@@ -313,7 +313,7 @@ def test_an_ab_test_between_equal_models_ends_inconclusive_and_promotes_nothing(
 
 
 def test_sigterm_under_load_loses_no_answered_prediction(project, models, store_url):
-    path, frame = project
+    path, _ = project
     name = f"drain-{store_url.split(':')[0].split('+')[0]}"
     config = _register(path, name, [], [models["good"]], models["x"])
     gateway = Gateway(config)
