@@ -6,16 +6,33 @@
 # Usage: bash benchmarks/peers/setup.sh            (from anywhere)
 #        PEERS_PYTHON=/path/to/python3.11 bash benchmarks/peers/setup.sh
 #        bash benchmarks/peers/setup.sh --force   (reinstall even when the pins did not change)
+#        bash benchmarks/peers/setup.sh serving   (the serving peers instead: MLServer with its
+#                                                  scikit-learn runtime, in benchmarks/.serving-venv,
+#                                                  pinned by serving-requirements.txt)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 BENCH_DIR="$(dirname "$HERE")"
 ROOT="$(dirname "$BENCH_DIR")"
-VENV="$BENCH_DIR/.peers-venv"
-PINS="$HERE/requirements.txt"
-STAMP="$VENV/.pins.sha256"
 FORCE=0
-[[ "${1:-}" == "--force" ]] && FORCE=1
+SET=drift
+for arg in "$@"; do
+    case "$arg" in
+        --force) FORCE=1 ;;
+        serving) SET=serving ;;
+        *) echo "setup.sh: unknown argument $arg (expected --force or serving)" >&2; exit 2 ;;
+    esac
+done
+if [[ "$SET" == serving ]]; then
+    VENV="$BENCH_DIR/.serving-venv"
+    PINS="$HERE/serving-requirements.txt"
+    CHECK='import mlserver, mlserver_sklearn, sklearn; print("setup.sh: mlserver", mlserver.__version__, "scikit-learn", sklearn.__version__)'
+else
+    VENV="$BENCH_DIR/.peers-venv"
+    PINS="$HERE/requirements.txt"
+    CHECK='import evidently, nannyml, pandas; print("setup.sh: evidently", evidently.__version__, "nannyml", nannyml.__version__, "pandas", pandas.__version__)'
+fi
+STAMP="$VENV/.pins.sha256"
 
 PYTHON="${PEERS_PYTHON:-$(command -v python3.11 || true)}"
 
@@ -46,7 +63,5 @@ else
 fi
 
 # Fail here, not in the middle of a benchmark, if the set does not import.
-DO_NOT_TRACK=1 NML_DISABLE_USAGE_LOGGING=1 "$VENV/bin/python" -c \
-    'import evidently, nannyml, pandas; print("setup.sh: evidently", evidently.__version__,
-    "nannyml", nannyml.__version__, "pandas", pandas.__version__)'
+DO_NOT_TRACK=1 NML_DISABLE_USAGE_LOGGING=1 "$VENV/bin/python" -c "$CHECK"
 echo "$WANT" > "$STAMP"

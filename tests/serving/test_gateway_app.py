@@ -275,15 +275,15 @@ def test_a_canary_request_the_challenger_fails_is_answered_by_the_champion(tmp_p
     pipelines = {**PIPELINES, "9": Broken(PIPELINES["2"])}
     h = _harness(tmp_path, pipelines)
     try:
-        h.serve(ServingPlan("1", "9", Traffic(1, 99), "canary 99%"))
+        h.serve(ServingPlan("1", "9", Traffic(0, 100), "canary 100%"))
         answers = [h.client.post("/predict", json={"inputs": _row(i)}).json() for i in range(10)]
-        assert all(
-            a["version"] == "1" and a.get("fallback") for a in answers if a["version"] != "9"
-        )
-        assert sum(bool(a.get("fallback")) for a in answers) >= 8
+        # then every request routed to the failing challenger was answered by the champion
+        assert {(a["version"], a["variant"], a.get("fallback")) for a in answers} == {
+            ("1", "champion", True)
+        }
         logged = h.logged()
         failed = [p for p in logged if p.version == "9"]
-        assert failed
+        assert len(failed) == 10
         assert all(p.error and "challenger exploded" in p.error for p in failed)
         assert all(p.request_id.endswith(":fallback") for p in logged if p.version == "1")
     finally:

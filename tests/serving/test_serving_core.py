@@ -155,3 +155,32 @@ def test_a_scoring_error_fails_every_request_of_its_batch_and_the_next_batch_wor
     failed, ok = asyncio.run(main())
     assert all(isinstance(e, RuntimeError) and "exploded" in str(e) for e in failed)
     assert ok.tolist() == [0]
+
+
+def test_with_an_in_flight_count_a_batch_goes_as_soon_as_everyone_in_flight_is_waiting():
+    from retrainer.serving.batching import InFlight
+
+    model = Model()
+
+    async def main():
+        inflight = InFlight()
+        # a long maximum wait: only the in-flight rule can make these fast
+        batcher = MicroBatcher(model, max_rows=64, max_wait_ms=5_000, inflight=inflight)
+        loop = asyncio.get_running_loop()
+        inflight.count = 1
+        started = loop.time()
+        lone = await batcher.submit(_frames(1)[0])
+        lone_took = loop.time() - started
+        inflight.count = 5
+        started = loop.time()
+        five = await asyncio.gather(*(batcher.submit(f) for f in _frames(5)))
+        return lone, lone_took, five, loop.time() - started, inflight.count
+
+    lone, lone_took, five, five_took, left = asyncio.run(main())
+    # then a lone request is scored at once, and five concurrent ones in one call at once
+    assert lone.tolist() == [0]
+    assert lone_took < 1.0
+    assert five_took < 1.0
+    assert model.calls == [1, 5]
+    assert [a.tolist() for a in five] == [[0], [200], [400], [600], [800]]
+    assert left == 0  # the batcher counted every scored request out

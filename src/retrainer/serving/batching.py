@@ -3,10 +3,11 @@
 A scikit-learn pipeline costs about the same per call for one row or a hundred (the
 ColumnTransformer's per-call overhead), so a server that scores each request alone caps at a
 few hundred requests a second per worker. :class:`MicroBatcher` queues the frames of
-concurrent requests and scores them together once ``max_rows`` rows are waiting or the first
-of them has waited ``max_wait_ms``, then hands each request its own slice of the answer. A
-lone request waits at most ``max_wait_ms`` (requests left over after a full batch, at most
-that long again); under load the batches fill up at once.
+concurrent requests and scores them together once ``max_rows`` rows are waiting, or once
+every request in flight (an :class:`InFlight` count the server keeps: arrived, not scored
+yet) is waiting, or once the first of them has waited ``max_wait_ms``. So a lone request is
+scored at once (no added latency at low load), and under load each call takes everyone who
+arrived meanwhile, waiting at most ``max_wait_ms`` for a request still being read.
 
 The scoring runs on the event loop (a thread pool loses throughput to the GIL under
 concurrency). A scoring error fails every request of that batch with the same exception.
@@ -21,6 +22,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+
+@dataclass
+class InFlight:
+    """Requests that arrived and are not scored yet (the server counts them in and out).
+
+    The server adds one when a request arrives and removes one when it leaves without being
+    scored (a bad request); :class:`MicroBatcher` removes the requests it scores.
+    """
+
+    count: int = 0
 
 
 @dataclass
@@ -40,6 +52,8 @@ class MicroBatcher:
         score: Scores a frame, returning one result per row (an array, first axis rows).
         max_rows: Rows at most per call (a request larger than this is scored alone).
         max_wait_ms: How long the first waiting request may wait for others.
+        inflight: The server's count of requests not scored yet; without it every batch
+            waits ``max_wait_ms`` (or until full).
     """
 
     def __init__(
@@ -47,6 +61,7 @@ class MicroBatcher:
         score: Callable[[pd.DataFrame], Any],
         max_rows: int = 256,
         max_wait_ms: float = 2.0,
+        inflight: InFlight | None = None,
     ):
         if max_rows < 1:
             raise ValueError("max_rows must be at least 1")
@@ -55,7 +70,8 @@ class MicroBatcher:
         self.max_wait = max(max_wait_ms, 0.0) / 1000
         self._waiting: list[tuple[pd.DataFrame, asyncio.Future]] = []
         self._rows = 0
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.TimerHandle | asyncio.Handle | None = None
+        self.inflight = inflight
         self.stats = BatchStats()
 
     async def submit(self, frame: pd.DataFrame) -> Any:
@@ -66,6 +82,10 @@ class MicroBatcher:
         self._rows += len(frame)
         if self._rows >= self.max_rows:
             self._flush(everything=False)
+        elif self.inflight is not None and len(self._waiting) >= self.inflight.count:
+            if self._timer is not None:  # everyone in flight is here: score now
+                self._timer.cancel()
+            self._timer = loop.call_soon(self._flush)
         elif self._timer is None:
             self._timer = loop.call_later(self.max_wait, self._flush)
         return await future
@@ -92,6 +112,8 @@ class MicroBatcher:
 
     def _run(self, batch: list[tuple[pd.DataFrame, asyncio.Future]], rows: int) -> None:
         frames = [f for f, _ in batch]
+        if self.inflight is not None:
+            self.inflight.count -= len(batch)
         try:
             joined = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
             results = np.asarray(self._score(joined))

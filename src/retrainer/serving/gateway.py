@@ -46,6 +46,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route as HttpRoute
 
+from retrainer.serving.batching import InFlight
 from retrainer.serving.feedback import FeedbackError, parse_feedback
 from retrainer.serving.models import LoadedModel, Loader, Output
 from retrainer.serving.plan import ServingPlan
@@ -214,6 +215,7 @@ class Gateway:
         self.metrics.log_backlog.set_function(lambda: self.writer.pending)
         self.metrics.logged.set_function(lambda: self.writer.stats.written)
         self._refresh_lock = asyncio.Lock()
+        self.inflight = InFlight()
 
     # -- the plan and the models ---------------------------------------------------------
     async def refresh(self) -> None:
@@ -233,6 +235,7 @@ class Gateway:
             for version in sorted(plan.versions - set(models)):
                 try:
                     models[version] = await asyncio.to_thread(self._loader, version)
+                    models[version].attach(self.inflight)
                     self.metrics.swaps.labels(version).inc()
                 except Exception as exc:
                     logger.warning("cannot load version %s: %s", version, exc)
@@ -252,6 +255,15 @@ class Gateway:
     # -- predictions ---------------------------------------------------------------------
     async def predict(self, request: Request) -> Response:
         """``POST /predict``: check, route, score (batched), log, maybe shadow, answer."""
+        self.inflight.count += 1  # the batcher counts it out when it scores it
+        submitted = [False]
+        try:
+            return await self._predict(request, submitted)
+        finally:
+            if not submitted[0]:  # left before scoring (a bad request)
+                self.inflight.count -= 1
+
+    async def _predict(self, request: Request, submitted: list[bool]) -> Response:
         started = time.perf_counter()
         body = await _read_body(request, self.settings.max_body_bytes)
         if body is None:
@@ -277,6 +289,7 @@ class Gateway:
         )
         answering = challenger if where.variant == "challenger" and challenger else champion
         try:
+            submitted[0] = True
             model, outputs, fallback = await self._score(
                 request_id, parsed, data, answering, champion, started
             )
@@ -330,6 +343,7 @@ class Gateway:
             self.metrics.errors.labels("challenger", "fallback").inc()
             error = f"{type(exc).__name__}: {exc}"[:2000]
             self._log(request_id, parsed, data, model, "challenger", None, started, error)
+        self.inflight.count += 1  # in flight again, for the champion's batcher
         return champion, champion.outputs(await champion.batcher.submit(parsed.frame)), True
 
     def _log(

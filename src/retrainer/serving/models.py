@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from retrainer.serving.batching import MicroBatcher
+from retrainer.serving.batching import InFlight, MicroBatcher
 
 
 @dataclass
@@ -42,6 +42,8 @@ class LoadedModel:
         signature: Input columns as ``(name, mlflow type)`` pairs.
         max_rows: Micro-batch size at most.
         max_wait_ms: Micro-batch wait at most.
+        inflight: The server's count of requests not scored yet (see
+            :class:`~retrainer.serving.batching.MicroBatcher`); the gateway sets it.
     """
 
     version: str
@@ -50,13 +52,18 @@ class LoadedModel:
     signature: Sequence[tuple[str, str]]
     max_rows: int = 256
     max_wait_ms: float = 2.0
+    inflight: InFlight | None = None
     batcher: MicroBatcher = field(init=False)
 
     def __post_init__(self) -> None:
         self.classes = (
             None if self.task == "regression" else np.asarray(self.pipeline.classes_, dtype=object)
         )
-        self.batcher = MicroBatcher(self.score, self.max_rows, self.max_wait_ms)
+        self.batcher = MicroBatcher(self.score, self.max_rows, self.max_wait_ms, self.inflight)
+
+    def attach(self, inflight: InFlight) -> None:
+        """Batch by the server's in-flight count from now on."""
+        self.inflight = self.batcher.inflight = inflight
 
     def score(self, frame: pd.DataFrame) -> np.ndarray:
         """Probabilities (classifiers) or predictions (regression), one row per input row."""
