@@ -13,8 +13,13 @@ from typing import Annotated
 
 import typer
 
-from retrainer.cli._common import ConfigOption, fail_usage, load_project, out_console
-from retrainer.cli.webhook_cmd import _listen
+from retrainer.cli._common import (
+    ConfigOption,
+    fail_usage,
+    listen_socket,
+    load_project,
+    out_console,
+)
 from retrainer.serving.gateway import GatewaySettings
 
 DEFAULTS = GatewaySettings()
@@ -85,7 +90,7 @@ def serve(
         gateway = build_gateway(project, settings)
     except StoreError as exc:
         fail_usage(str(exc))
-    sock = _listen(host, port)
+    sock = listen_socket(host, port)
     shown = f"[{host}]" if ":" in host else host
     out_console(False).print(
         f"gateway for {project.model_name} on http://{shown}:{sock.getsockname()[1]} "

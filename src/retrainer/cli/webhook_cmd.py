@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import socket
 import sys
 import time
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from retrainer.cli._common import (
     ConfigOption,
     JsonOption,
     fail_usage,
+    listen_socket,
     load_project,
     out_console,
     print_json,
@@ -132,20 +132,6 @@ def _secret(
     )
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    """A listening socket on ``host:port``, or exit 2 saying why not."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-        sock.listen(2048)
-    except OSError as exc:
-        sock.close()
-        fail_usage(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
-    return sock
-
-
 def _log_warnings() -> None:
     """Show the receiver's warnings (events the Prefect API refused) on stderr."""
     handler = logging.StreamHandler(sys.stderr)
@@ -201,7 +187,7 @@ def serve(
         replay=store.webhook_deliveries,
         max_body_bytes=max_body_bytes,
     )
-    sock = _listen(host, port)
+    sock = listen_socket(host, port)
     shown = f"[{host}]" if ":" in host else host
     said = (
         f"webhook receiver for {model} on http://{shown}:{sock.getsockname()[1]}: "
