@@ -358,7 +358,9 @@ def check(server: Server, bench: Bench, key: str) -> float:
     """Largest difference between the server's scores and in-process predict_proba."""
     rows = bench.rows[:100]
     answer = httpx.post(server.url(), json=server.body(rows), timeout=30)
-    answer.raise_for_status()
+    if answer.status_code != 200:
+        log = server.log.read_text()[-3000:] if server.log else ""
+        raise RuntimeError(f"{server.name} answered {answer.status_code}: {answer.text}\n{log}")
     got = np.asarray(server.scores(answer.json()))
     want = bench.pipelines[key].predict_proba(pd.DataFrame(rows))[:, 1]
     return float(np.max(np.abs(got - want)))
@@ -368,7 +370,9 @@ def floor_ms(pipeline: Any, rows: list[dict[str, Any]], n: int) -> float:
     """Median in-process predict_proba time of ``n`` rows (the frame as the gateway builds it)."""
     from retrainer.serving.requests import parse_request
 
-    signature = [(c, "double" if isinstance(rows[0][c], float | int) else "string") for c in rows[0]]
+    signature = [
+        (c, "double" if isinstance(rows[0][c], float | int) else "string") for c in rows[0]
+    ]
     frame = parse_request({"inputs": rows[:n]}, signature).frame
     times = []
     for _ in range(300 if n == 1 else 100):
@@ -439,6 +443,13 @@ def shadow_runs(bench: Bench, key: str, folder: Path, capacity: float, args) -> 
         server.start(folder)
         try:
             bodies = bodies_file(server, bench, 1, folder)
+            if shadow:  # the shadow process loads the challenger once: wait for it
+                deadline = time.monotonic() + 120
+                while _metric(server, "retrainer_gateway_shadow_rows_total") < 1:
+                    httpx.post(server.url(), json=server.body(bench.rows[:1]), timeout=30)
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("the shadow challenger never scored")
+                    time.sleep(0.2)
             wrk(server, bodies, 16, 2, delay_ms)
             rps, p50, p99, errors = wrk(server, bodies, 16, args.seconds, delay_ms)
             dropped = _metric(server, "retrainer_gateway_shadow_dropped_total")
@@ -492,9 +503,11 @@ def report(runs: list[Run], floors: dict[tuple[str, int], float], keys: list[str
         ours = _find(runs, "retrainer serve", key, 1, 16)
         if ours is None:
             continue
-        lines.append(f"**{NAMES[key]}** (in-process floor: 1 row {floors[(key, 1)]:.2f} ms"
-                     + (f", 100 rows {floors[(key, 100)]:.2f} ms" if (key, 100) in floors else "")
-                     + ")")
+        lines.append(
+            f"**{NAMES[key]}** (in-process floor: 1 row {floors[(key, 1)]:.2f} ms"
+            + (f", 100 rows {floors[(key, 100)]:.2f} ms" if (key, 100) in floors else "")
+            + ")"
+        )
         for peer, target in [
             ("mlflow models serve", 10.0),
             ("MLServer defaults", 5.0),
@@ -558,7 +571,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="gateway-bench-") as tmp:
         root = Path(tmp)
         os.environ.pop("RETRAINER_DB_URL", None)
-        print(f"setting up: simulated data, {', '.join(NAMES[k] for k in keys)} registered", flush=True)
+        print(
+            f"setting up: simulated data, {', '.join(NAMES[k] for k in keys)} registered",
+            flush=True,
+        )
         bench = build(root, keys)
         floors = {
             (k, n): floor_ms(bench.pipelines[k], bench.rows, n) for k in keys for n in args.rows
@@ -572,7 +588,11 @@ def main() -> None:
                 _ours(bench, key, "retrainer serve no logging", "--no-log-predictions"),
             ]
             if not args.no_peers:
-                servers += [_mlflow(bench, key), _mlserver(bench, key, False), _mlserver(bench, key, True)]
+                servers += [
+                    _mlflow(bench, key),
+                    _mlserver(bench, key, False),
+                    _mlserver(bench, key, True),
+                ]
             for server in servers:
                 runs += measure(server, bench, key, root, args)
             capacity = _find(runs, "retrainer serve", key, 1, 16)

@@ -2,4 +2,5 @@
 
 from retrainer.cli import main
 
-main()
+if __name__ == "__main__":  # not in a child process that re-imports the main module
+    main()

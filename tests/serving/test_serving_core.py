@@ -167,11 +167,12 @@ def test_with_an_in_flight_count_a_batch_goes_as_soon_as_everyone_in_flight_is_w
         # a long maximum wait: only the in-flight rule can make these fast
         batcher = MicroBatcher(model, max_rows=64, max_wait_ms=5_000, inflight=inflight)
         loop = asyncio.get_running_loop()
-        inflight.count = 1
+        inflight.enter()
         started = loop.time()
         lone = await batcher.submit(_frames(1)[0])
         lone_took = loop.time() - started
-        inflight.count = 5
+        for _ in range(5):
+            inflight.enter()
         started = loop.time()
         five = await asyncio.gather(*(batcher.submit(f) for f in _frames(5)))
         return lone, lone_took, five, loop.time() - started, inflight.count

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import time
@@ -52,7 +53,7 @@ from retrainer.serving.models import LoadedModel, Loader, Output
 from retrainer.serving.plan import ServingPlan
 from retrainer.serving.requests import RequestError, parse_request
 from retrainer.serving.routing import Route, route
-from retrainer.serving.shadow import ShadowJob, ShadowRunner
+from retrainer.serving.shadow import Scorer, ShadowJob, ShadowRunner
 from retrainer.serving.writer import PredictionWriter
 from retrainer.store.labels import Label
 from retrainer.store.predictions import Prediction
@@ -168,6 +169,17 @@ async def _read_body(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
+def _freeze_heap() -> None:
+    """Move what is alive now (libraries, models) out of the garbage collector's sight.
+
+    A full collection walks every tracked object; with pandas, scikit-learn and MLflow loaded
+    that is ~150 ms in which no request is answered, a few times a minute under load. Frozen
+    objects are never walked (``gc.freeze``), so collections see only per-request garbage.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def _decode(body: bytes) -> Any:
     """The JSON body (NaN and Infinity accepted here, so the field check can name them)."""
     try:
@@ -189,6 +201,8 @@ class Gateway:
         prediction_sink: Writes a batch of predictions (``store.predictions.insert_many``).
         label_sink: Stores labels (``store.labels.insert_many``).
         settings: Batching, shadow, logging and polling settings.
+        shadow_scorer: Where shadow batches are scored (default: on the shadow thread; see
+            :mod:`retrainer.serving.shadow`).
     """
 
     def __init__(
@@ -199,6 +213,7 @@ class Gateway:
         prediction_sink: Callable[[list[Prediction]], int],
         label_sink: Callable[[list[Label]], int],
         settings: GatewaySettings | None = None,
+        shadow_scorer: Scorer | None = None,
     ):
         self.model = model
         self.settings = settings or GatewaySettings()
@@ -210,7 +225,9 @@ class Gateway:
         self.problem: str | None = "starting: the models are not loaded yet"
         self.metrics = _Metrics()
         self.writer = PredictionWriter(prediction_sink, interval=self.settings.log_interval)
-        self.shadow = ShadowRunner(self.settings.shadow_queue, self.settings.max_batch_rows)
+        self.shadow = ShadowRunner(
+            self.settings.shadow_queue, self.settings.max_batch_rows, shadow_scorer
+        )
         self.metrics.shadow_depth.set_function(lambda: self.shadow.depth)
         self.metrics.log_backlog.set_function(lambda: self.writer.pending)
         self.metrics.logged.set_function(lambda: self.writer.stats.written)
@@ -244,7 +261,12 @@ class Gateway:
                         return
             if plan.challenger is not None and plan.challenger not in models:
                 plan = ServingPlan(plan.champion, rollout=plan.rollout)  # all to the champion
+            loaded = set(models) - set(self.models)
             self.plan, self.models, self.problem = plan, models, None  # one swap
+            if loaded:
+                _freeze_heap()
+            if plan.challenger in loaded and plan.traffic.shadow_fraction > 0:
+                self.shadow.scorer.prepare(plan.challenger)
 
     async def poll(self) -> None:
         """Refresh every ``poll_seconds`` until cancelled."""
@@ -255,13 +277,13 @@ class Gateway:
     # -- predictions ---------------------------------------------------------------------
     async def predict(self, request: Request) -> Response:
         """``POST /predict``: check, route, score (batched), log, maybe shadow, answer."""
-        self.inflight.count += 1  # the batcher counts it out when it scores it
+        self.inflight.enter()  # the batcher counts it out when it scores it
         submitted = [False]
         try:
             return await self._predict(request, submitted)
         finally:
             if not submitted[0]:  # left before scoring (a bad request)
-                self.inflight.count -= 1
+                self.inflight.leave()
 
     async def _predict(self, request: Request, submitted: list[bool]) -> Response:
         started = time.perf_counter()
@@ -336,15 +358,23 @@ class Gateway:
         The challenger's failure is logged as its error (the canary's error rate counts it).
         """
         try:
-            return model, model.outputs(await model.batcher.submit(parsed.frame)), False
+            return (
+                model,
+                model.outputs(await model.batcher.submit(parsed.columns, parsed.rows)),
+                False,
+            )
         except Exception as exc:
             if model is champion:
                 raise
             self.metrics.errors.labels("challenger", "fallback").inc()
             error = f"{type(exc).__name__}: {exc}"[:2000]
             self._log(request_id, parsed, data, model, "challenger", None, started, error)
-        self.inflight.count += 1  # in flight again, for the champion's batcher
-        return champion, champion.outputs(await champion.batcher.submit(parsed.frame)), True
+        self.inflight.enter()  # in flight again, for the champion's batcher
+        return (
+            champion,
+            champion.outputs(await champion.batcher.submit(parsed.columns, parsed.rows)),
+            True,
+        )
 
     def _log(
         self,
@@ -414,7 +444,7 @@ class Gateway:
                 for i, (row_id, row) in enumerate(zip(row_ids, inputs, strict=True))
             )
 
-        if not self.shadow.offer(ShadowJob(challenger, parsed.frame, done)):
+        if not self.shadow.offer(ShadowJob(challenger, parsed.columns, parsed.rows, done)):
             self.metrics.shadow_dropped.inc()
 
     # -- the other routes ----------------------------------------------------------------

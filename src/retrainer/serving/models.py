@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from retrainer.serving.batching import InFlight, MicroBatcher
+from retrainer.serving.requests import build_frame
 
 
 @dataclass
@@ -59,7 +60,14 @@ class LoadedModel:
         self.classes = (
             None if self.task == "regression" else np.asarray(self.pipeline.classes_, dtype=object)
         )
-        self.batcher = MicroBatcher(self.score, self.max_rows, self.max_wait_ms, self.inflight)
+        self.kinds = dict(self.signature)
+        self.batcher = MicroBatcher(
+            self.score, self.max_rows, self.max_wait_ms, self.inflight, self.frame_of
+        )
+
+    def frame_of(self, parts: list[dict[str, list[Any]]]) -> pd.DataFrame:
+        """One frame from the checked columns of several requests."""
+        return build_frame(parts, self.kinds)
 
     def attach(self, inflight: InFlight) -> None:
         """Batch by the server's in-flight count from now on."""

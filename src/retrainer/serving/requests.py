@@ -10,10 +10,11 @@ is a :class:`RequestError` naming the row and the column, answered 422 — never
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 NUMERIC = {"double", "float", "long", "integer"}
@@ -35,13 +36,44 @@ class RequestError(ValueError):
         return {"error": self.message, "field": self.field}
 
 
+def build_frame(parts: Sequence[Mapping[str, list[Any]]], kinds: Mapping[str, str]) -> pd.DataFrame:
+    """One frame from the checked columns of one or more requests, in signature order.
+
+    Numbers become float64 (``None`` is NaN), everything else object columns: built once per
+    model call, not per request (a DataFrame costs ~0.1–0.5 ms to build, whatever its rows).
+    """
+    data = {}
+    for name, kind in kinds.items():
+        values = parts[0][name] if len(parts) == 1 else [v for p in parts for v in p[name]]
+        data[name] = (
+            np.array(values, dtype=np.float64)
+            if kind in NUMERIC
+            else np.array(values, dtype=object)
+        )
+    return pd.DataFrame(data, copy=False)
+
+
 @dataclass(frozen=True)
 class PredictRequest:
-    """A checked request: its rows as a frame in signature order, and the routing keys."""
+    """A checked request: its columns (signature order), its rows, and the routing keys.
 
-    frame: pd.DataFrame
+    ``frame`` builds the request's DataFrame on first use; the gateway instead hands the
+    columns to the micro-batcher, which builds one frame per batch.
+    """
+
+    columns: dict[str, list[Any]]
+    rows: int
+    kinds: dict[str, str]
     request_id: str | None
     entity_keys: list[str | None]
+    _frame: list[pd.DataFrame] = field(default_factory=list, repr=False, compare=False)
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The rows as a DataFrame (built once)."""
+        if not self._frame:
+            self._frame.append(build_frame([self.columns], self.kinds))
+        return self._frame[0]
 
 
 def _value(kind: str, value: Any, field: str) -> Any:
@@ -122,12 +154,4 @@ def parse_request(
             raise RequestError(f"{where}.{missing[0]}", "missing (send null for no value)")
         for name, kind in kinds.items():
             columns[name].append(_value(kind, row[name], f"{where}.{name}"))
-    frame = pd.DataFrame(
-        {
-            name: pd.array(values, dtype="float64")
-            if kinds[name] in NUMERIC
-            else pd.Series(values, dtype=object)
-            for name, values in columns.items()
-        }
-    )
-    return PredictRequest(frame, request_id, _keys(body, len(rows)))
+    return PredictRequest(columns, len(rows), kinds, request_id, _keys(body, len(rows)))
