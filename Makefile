@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.8
 PYTEST_ARGS ?=
 
-.PHONY: help install test test-fast lint format demo demo-clean lock bench-drift bench-validation bench-validation-many bench-triggers bench-backtest ui
+.PHONY: help install test test-fast lint format demo demo-clean lock bench-drift bench-validation bench-validation-many bench-triggers bench-backtest bench-gateway ui
 
 help:
 	@echo "make demo   - simulate data, validate, train through Prefect, register in MLflow"
@@ -18,6 +18,7 @@ help:
 	@echo "make bench-drift / bench-validation / bench-validation-many - speed benchmarks (print their figures)"
 	@echo "make bench-triggers - event-to-run-start latency: served vs process worker"
 	@echo "make bench-backtest - policy backtest: a year through 6 policies and a 48-variant sweep"
+	@echo "make bench-gateway - serving: retrainer serve vs mlflow models serve and MLServer (needs wrk)"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if v == (3, 11) else f"Python 3.11 is required, {sys.executable} is {v[0]}.{v[1]}; run: make PYTHON=/path/to/python3.11")'
@@ -101,3 +102,7 @@ bench-triggers: $(STAMP)
 
 bench-backtest: $(STAMP)
 	$(BIN)/python benchmarks/backtest.py
+
+# Serving peers (MLServer) live in benchmarks/.serving-venv (created on first run); needs wrk.
+bench-gateway: $(STAMP)
+	$(BIN)/python benchmarks/gateway.py

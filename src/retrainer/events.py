@@ -27,6 +27,12 @@ ALERT_RECEIVED = "retrainer.alert.received"
 ALERT_RESOLVED = "retrainer.alert.resolved"  # Prefect Cloud webhooks: nothing was firing
 RETRAIN_DECIDED = "retrainer.retrain.decided"
 RETRAIN_SUPPRESSED = "retrainer.retrain.suppressed"
+ROLLOUT_STARTED = "retrainer.rollout.started"
+ROLLOUT_ADVANCED = "retrainer.rollout.advanced"
+ROLLOUT_PAUSED = "retrainer.rollout.paused"
+ROLLOUT_PROMOTED = "retrainer.rollout.promoted"
+ROLLOUT_ABORTED = "retrainer.rollout.aborted"
+ROLLOUT_ROLLED_BACK = "retrainer.rollout.rolled_back"
 
 ORIGIN_LABEL = "retrainer.origin"
 """Resource label: ``continuous-training`` for events of a CT run's steps, else ``standalone``.
@@ -53,6 +59,12 @@ ALL_EVENTS = [
     ALERT_RESOLVED,
     RETRAIN_DECIDED,
     RETRAIN_SUPPRESSED,
+    ROLLOUT_STARTED,
+    ROLLOUT_ADVANCED,
+    ROLLOUT_PAUSED,
+    ROLLOUT_PROMOTED,
+    ROLLOUT_ABORTED,
+    ROLLOUT_ROLLED_BACK,
 ]
 
 RESOURCE_PREFIX = "retrainer.model."

@@ -41,7 +41,7 @@ from retrainer.rollout.evidence import SHADOW_SUFFIX, build_evidence
 from retrainer.rollout.machine import TERMINAL
 
 ROLLOUT_BY = "rollout"
-ROLLED_BACK = "retrainer.rollout.rolled_back"
+ROLLED_BACK = events.ROLLOUT_ROLLED_BACK
 Emit = Callable[[str, dict[str, Any], str], None]
 """``emit(event, payload, event_id)``."""
 

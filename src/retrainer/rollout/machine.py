@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from retrainer import events
 from retrainer.config.promotion import ABStage, CanaryStage, ShadowStage
 from retrainer.rollout.analysis import AnalysisResult, analyse
 from retrainer.rollout.stats import Comparison, required_per_arm
@@ -41,13 +42,13 @@ Action = Literal[
 ]
 
 EVENTS: dict[str, str] = {
-    "start": "retrainer.rollout.started",
-    "restart": "retrainer.rollout.started",
-    "advance": "retrainer.rollout.advanced",
-    "pause": "retrainer.rollout.paused",
-    "resume": "retrainer.rollout.advanced",
-    "promote": "retrainer.rollout.promoted",
-    "abort": "retrainer.rollout.aborted",
+    "start": events.ROLLOUT_STARTED,
+    "restart": events.ROLLOUT_STARTED,
+    "advance": events.ROLLOUT_ADVANCED,
+    "pause": events.ROLLOUT_PAUSED,
+    "resume": events.ROLLOUT_ADVANCED,
+    "promote": events.ROLLOUT_PROMOTED,
+    "abort": events.ROLLOUT_ABORTED,
 }
 """The event each action emits (``wait`` and ``retry``, a step measured again, emit none)."""
 
