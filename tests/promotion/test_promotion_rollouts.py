@@ -65,9 +65,9 @@ def target(store, mlflow_uri):
     return t
 
 
-def _serve(t, state, n, at, accuracy, rng):
+def _serve(t, state, n, at, accuracy, rng, stages=PLAN):
     """Write ``n`` requests answered by the plan in force at ``at``, and their labels."""
-    plan = traffic(PLAN, state)
+    plan = traffic(stages, state)
     rows, labels = [], []
     for _ in range(n):
         rid = f"r{next(_requests)}"
@@ -178,55 +178,63 @@ from retrainer.promotion import ModelTarget
 from retrainer.promotion.rollouts import tick
 from retrainer.registry.models import ModelRegistry
 from retrainer.store import Store
-from tests.promotion.test_promotion_rollouts import PLAN
-url, uri, name, now = sys.argv[1:5]
+import tests.promotion.test_promotion_rollouts as plans
+url, uri, name, plan, now = sys.argv[1:6]
 client = MlflowClient(tracking_uri=uri, registry_uri=uri)
 target = ModelTarget(name, Store.from_url(url), ModelRegistry(name, client=client))
-print(tick(target, PLAN, now=datetime.fromisoformat(now)).action)
+print(tick(target, getattr(plans, plan), now=datetime.fromisoformat(now)).action)
 """
 
+CANARY_ONLY = PromotionSection.model_validate(
+    {
+        "stages": [
+            {"kind": "canary", "weights": [50], "step_minutes": 0, "min_labelled_per_step": 60}
+        ]
+    }
+).stages
 
-@pytest.mark.parametrize("boundary", ["rollout_state", "store_write"])
+
+@pytest.mark.parametrize(
+    ("ending", "boundary"),
+    [("promote", "rollout_state"), ("promote", "store_write"), ("abort", "rollout_state")],
+)
 def test_a_reconciler_killed_at_a_write_boundary_converges_on_the_next_run(
-    target, store_url, mlflow_uri, boundary
+    target, store_url, mlflow_uri, ending, boundary
 ):
-    # given a rollout one analysis away from promotion
+    # given a rollout one analysis away from its end (a promotion, or an abort)
     rng = np.random.default_rng(3)
-    accuracy = {"1": 0.8, "2": 0.95}
-    begin(target, PLAN, "2", now=T0)
+    accuracy = {"1": 0.8, "2": 0.95 if ending == "promote" else 0.3}
+    plan = PLAN if ending == "promote" else CANARY_ONLY
+    begin(target, plan, "2", now=T0)
     now = T0
     while True:
         state = target.store.rollouts.get(target.name)
-        _serve(target, state, 300, now + timedelta(seconds=30), accuracy, rng)
+        _serve(target, state, 300, now + timedelta(seconds=30), accuracy, rng, plan)
         now += timedelta(minutes=1)
-        if state.stage == 1 and state.step == 1:
+        if state.stage == len(plan) - 1 and state.step == len(plan[-1].weights) - 1:
             break
-        assert tick(target, PLAN, now=now).action in ("advance", "wait")
+        assert tick(target, plan, now=now).action in ("advance", "wait")
 
-    # when the reconciler that promotes is killed at the boundary
-    argv = [
-        sys.executable,
-        "-c",
-        CRASH_SCRIPT,
-        store_url,
-        mlflow_uri[0],
-        target.name,
-        now.isoformat(),
-    ]
+    # when the reconciler that ends it is killed at the boundary
+    plan_name = "PLAN" if ending == "promote" else "CANARY_ONLY"
+    argv = [sys.executable, "-c", CRASH_SCRIPT, store_url, mlflow_uri[0], target.name, plan_name]
+    argv.append(now.isoformat())
     env = {**os.environ, "RETRAINER_TEST_CRASH_AFTER": boundary}
     crashed = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
     assert crashed.returncode == -9, crashed.stderr[-2000:]
-    assert target.store.rollouts.get(target.name).status == "promoted"
+    ended = "promoted" if ending == "promote" else "aborted"
+    assert target.store.rollouts.get(target.name).status == ended
     assert target.registry.aliases()["champion"] == "1"  # the aliases lag behind
 
-    # then the next run finishes the promotion, and the store and the aliases agree
-    rerun = subprocess.run(
-        [*argv[:-1], (now + timedelta(minutes=1)).isoformat()],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    # then the next run finishes the promotion or records the abort, exactly once
+    later = (now + timedelta(minutes=1)).isoformat()
+    rerun = subprocess.run([*argv[:-1], later], capture_output=True, text=True, timeout=120)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
-    assert target.store.champions.get(target.name).champion == "2"
-    assert target.registry.aliases()["champion"] == "2"
-    assert [r.to_version for r in history(target) if r.action == "promote"].count("2") == 1
+    champion = "2" if ending == "promote" else "1"
+    assert target.store.champions.get(target.name).champion == champion
+    assert target.registry.aliases()["champion"] == champion
+    records = [r for r in history(target) if r.to_version == "2" and r.action == ending]
+    assert len(records) == 1
+    again = subprocess.run([*argv[:-1], later], capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0
+    assert len([r for r in history(target) if r.to_version == "2" and r.action == ending]) == 1

@@ -350,3 +350,40 @@ def test_sigterm_under_load_loses_no_answered_prediction(project, models, store_
     assert drained, gateway.log.read_text()[-3000:]
     assert len(answered) > 200
     assert set(answered) <= logged, f"{len(set(answered) - logged)} answered but not logged"
+
+
+def test_a_shadow_challenger_that_raises_never_changes_an_answer(project, models, store_url):
+    from retrainer.project import Project
+    from retrainer.training.pipeline import build_pipeline
+
+    path, frame = project
+    cfg = Project.load(path).config
+    x = models["x"]
+    # a challenger that needs a column no request carries: every shadow call raises
+    wider = x.assign(extra_feature=1.0)
+    columns = cfg.columns.model_copy(update={"numeric": [*cfg.columns.numeric, "extra_feature"]})
+    broken = build_pipeline(columns, cfg.estimator, cfg.training.preprocessing).fit(
+        wider.iloc[:2_000], frame["defaulted"].iloc[:2_000]
+    )
+    name = f"raising-{store_url.split(':')[0].split('+')[0]}"
+    shadow_only = SHADOW | {"min_requests": 10**6, "analysis": ANALYSIS}
+    config = _register(path, name, [shadow_only], [models["good"], broken], x)
+    # the registered challenger's signature has the extra column; the gateway checks requests
+    # against the champion's, so the rows reach the challenger without it
+    gateway = Gateway(config)
+    try:
+        gateway.follow(_start(config, "2").state.revision)
+        answers = _drive(gateway, frame, x, range(2_000, 2_300), "raising")
+        want = models["good"].predict_proba(x.iloc[2_000:2_300])[:, 1]
+        got = [a["predictions"][0]["score"] for a in answers]
+        assert got == pytest.approx(want, abs=1e-9)
+        assert {(a["variant"], a["version"]) for a in answers} == {("champion", "1")}
+        from retrainer.store import Store
+
+        logged = Store.from_url(store_url).predictions.for_model(name)
+        shadow = [p for p in logged if p.variant == "shadow"]
+        assert len(shadow) == 300
+        assert all("extra_feature" in (p.error or "") for p in shadow)
+        assert gateway.metric("retrainer_gateway_shadow_errors_total") > 0
+    finally:
+        assert gateway.stop()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -207,6 +208,36 @@ def reconcile(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     )
 
 
+def report(
+    config: ConfigOption = None,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Also copy the HTML report to FILE.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Write the side-by-side report of the rollout (HTML and PNG), logged to MLflow."""
+    import shutil
+
+    project, _ = _open(config, as_json)
+    from retrainer.tasks.promotion import write_rollout_report
+
+    with _errors(as_json):
+        written = write_rollout_report(project)
+    if written is None:
+        fail_usage(f"{project.model_name} has no rollout to report on", as_json=as_json)
+    if html is not None:
+        shutil.copyfile(written["html"], html)
+        written["copied_to"] = str(html)
+    if as_json:
+        print_json({"ok": True, **written})
+        return
+    out_console(False).print(
+        f"rollout report: {written['html']} (figure {written['png']}; MLflow run "
+        f"{written['mlflow_run_id']})",
+        markup=False,
+    )
+
+
 def history(
     config: ConfigOption = None,
     limit: Annotated[int, typer.Option(help="Transitions to show, newest first.", min=1)] = 20,
@@ -240,6 +271,7 @@ def register(app: typer.Typer) -> None:
         ("promote", promote),
         ("abort", abort),
         ("history", history),
+        ("report", report),
         ("reconcile", reconcile),
     ]:
         rollout_app.command(name)(command)

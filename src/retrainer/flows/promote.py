@@ -19,7 +19,7 @@ from retrainer.promotion.rollouts import tick
 from retrainer.rollout.machine import stage_name
 from retrainer.tasks.artifacts import publish_markdown
 from retrainer.tasks.project import configure_tracking, load_project
-from retrainer.tasks.promotion import rollout_emitter
+from retrainer.tasks.promotion import rollout_emitter, write_rollout_report
 
 
 def _markdown(model: str, summary: dict[str, Any], stages: list[Any]) -> str:
@@ -60,7 +60,8 @@ def reconcile_rollout(config: str = "retrainer.yaml") -> dict[str, Any]:
     Returns:
         ``action`` (``none``, ``wait``, ``conflict`` or the transition), ``reason``, the
         ``state`` after the run, the ``evidence`` judged, what was ``settled`` (the
-        promotion or the abort record) and the ``events`` emitted.
+        promotion or the abort record), the ``events`` emitted and, after a transition, the
+        side-by-side ``report`` (HTML and PNG paths, MLflow run id).
     """
     project = load_project(config)
     configure_tracking(project)
@@ -72,11 +73,18 @@ def reconcile_rollout(config: str = "retrainer.yaml") -> dict[str, Any]:
         emit=rollout_emitter(project.model_name),
     )
     summary = result.to_dict()
+    extra = ""
     get_run_logger().info("%s: %s", result.action, result.reason)
-    if result.action not in ("none", "wait"):
+    if result.action not in ("none", "wait", "conflict"):
+        report = write_rollout_report(project)
+        if report is not None:
+            summary["report"] = report
+            extra = (
+                f"\n\nSide-by-side report: {report['html']} (MLflow run {report['mlflow_run_id']})"
+            )
         publish_markdown(
             f"rollout-{project.model_name}",
-            _markdown(project.model_name, summary, stages),
+            _markdown(project.model_name, summary, stages) + extra,
             f"rollout of {project.model_name}: {result.action}",
         )
     return summary

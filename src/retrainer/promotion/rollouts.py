@@ -91,37 +91,39 @@ def _chunks(values: list[str], size: int = 5_000) -> list[list[str]]:
     return [values[i : i + size] for i in range(0, len(values), size)]
 
 
-def step_log(store: Any, model: str, state: RolloutState) -> pd.DataFrame:
-    """The step's prediction log rows (since the step began) of the champion and challenger."""
-    rows = store.predictions.for_model(model, start=state.step_started_at)
+LOG_COLUMNS = [
+    "request_id",
+    "version",
+    "variant",
+    "label",
+    "score",
+    "latency_ms",
+    "error",
+    "entity_key",
+    "at",
+]
+
+
+def step_log(
+    store: Any, model: str, state: RolloutState, *, whole: bool = False, inputs: bool = False
+) -> pd.DataFrame:
+    """The prediction log rows of the champion and challenger since the step began.
+
+    Args:
+        store: The operational store.
+        model: Registered model name.
+        state: The rollout.
+        whole: Since the rollout (re)started instead (the report).
+        inputs: Keep each row's inputs too (the report's segments).
+    """
+    since = state.started_at if whole else state.step_started_at
+    rows = store.predictions.for_model(model, start=since)
     versions = {state.challenger, state.champion}
-    frame = pd.DataFrame(
-        [
-            {
-                "request_id": p.request_id,
-                "version": p.version,
-                "variant": p.variant,
-                "label": p.label,
-                "score": p.score,
-                "latency_ms": p.latency_ms,
-                "error": p.error,
-                "entity_key": p.entity_key,
-            }
-            for p in rows
-            if p.version in versions
-        ],
-        columns=[
-            "request_id",
-            "version",
-            "variant",
-            "label",
-            "score",
-            "latency_ms",
-            "error",
-            "entity_key",
-        ],
+    columns = [*LOG_COLUMNS, "inputs"] if inputs else LOG_COLUMNS
+    return pd.DataFrame(
+        [{c: getattr(p, c) for c in columns} for p in rows if p.version in versions],
+        columns=columns,
     )
-    return frame
 
 
 def truth_for(store: Any, log: pd.DataFrame) -> pd.Series:

@@ -328,7 +328,7 @@ class Gateway:
             request_id, parsed, data, model, variant, outputs, started, None, suffix
         )
         if where.shadow and challenger is not None:
-            self._shadow(challenger, parsed, data, row_ids)
+            self._shadow(challenger, parsed, row_ids)
         self.metrics.requests.labels(variant, model.version).inc()
         self.metrics.rows.labels(variant, model.version).inc(len(outputs))
         self.metrics.latency.labels(variant).observe(time.perf_counter() - started)
@@ -414,10 +414,7 @@ class Gateway:
             )
         return row_ids
 
-    def _shadow(
-        self, challenger: LoadedModel, parsed: Any, data: dict[str, Any], row_ids: list[str]
-    ) -> None:
-        inputs = data["inputs"] if isinstance(data["inputs"], list) else [data["inputs"]]
+    def _shadow(self, challenger: LoadedModel, parsed: Any, row_ids: list[str]) -> None:
 
         def done(outputs: list[Output] | None, error: str | None, elapsed_ms: float) -> None:
             if error is not None:
@@ -433,7 +430,7 @@ class Gateway:
                     model=self.model,
                     version=challenger.version,
                     variant="shadow",
-                    inputs=row,
+                    inputs={},  # the same request's champion row holds them
                     label=None if outputs is None else outputs[i].label,
                     score=None if outputs is None else outputs[i].score,
                     latency_ms=elapsed_ms,
@@ -441,7 +438,7 @@ class Gateway:
                     at=now,
                     error=error,
                 )
-                for i, (row_id, row) in enumerate(zip(row_ids, inputs, strict=True))
+                for i, row_id in enumerate(row_ids)
             )
 
         if not self.shadow.offer(ShadowJob(challenger, parsed.columns, parsed.rows, done)):

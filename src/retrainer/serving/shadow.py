@@ -161,11 +161,19 @@ class ShadowRunner:
         max_queue: Jobs waiting at most (more are dropped).
         max_rows: Rows per scoring call at most.
         scorer: Where the scoring runs (default: :class:`InlineScorer`, on the thread).
+        gather_seconds: How long a batch may gather after its first job.
     """
 
-    def __init__(self, max_queue: int = 1_000, max_rows: int = 256, scorer: Scorer | None = None):
+    def __init__(
+        self,
+        max_queue: int = 1_000,
+        max_rows: int = 256,
+        scorer: Scorer | None = None,
+        gather_seconds: float = 0.05,
+    ):
         self._queue: queue.Queue[ShadowJob | None] = queue.Queue(max_queue)
         self.max_rows = max_rows
+        self.gather_seconds = gather_seconds
         self.stats = ShadowStats()
         self.scorer: Scorer = scorer or InlineScorer()
         self._thread: threading.Thread | None = None
@@ -204,13 +212,19 @@ class ShadowRunner:
         self.scorer.close()
 
     def _take(self) -> list[ShadowJob] | None:
+        """The next batch: jobs gathered for up to ``gather_seconds`` after the first one.
+
+        A shadow answer is not waited for, so the batch may fill: fewer, larger calls cost
+        the challenger far less CPU (a pipeline costs about the same per call for 1 row or 100).
+        """
         first = self._queue.get()
         if first is None:
             return None
         jobs, rows = [first], first.rows
+        deadline = time.monotonic() + self.gather_seconds
         while rows < self.max_rows:
             try:
-                job = self._queue.get_nowait()
+                job = self._queue.get(timeout=max(deadline - time.monotonic(), 0))
             except queue.Empty:
                 break
             if job is None:

@@ -160,3 +160,44 @@ def hand_over(
         evidence=evidence,
     )
     return {"promoted": True, "rollout": None}
+
+
+def write_rollout_report(project: Any, log_to_mlflow: bool = True) -> dict[str, Any] | None:
+    """Write the side-by-side report of the model's rollout (HTML and PNG); log it to MLflow.
+
+    Returns:
+        ``html``, ``png`` (paths) and ``mlflow_run_id``, or None without a rollout.
+    """
+    from retrainer.promotion import ModelTarget
+    from retrainer.promotion.rollouts import step_log, truth_for
+    from retrainer.rollout import stage_name
+    from retrainer.rollout.report import build_report
+
+    target = ModelTarget.for_project(project)
+    state = target.store.rollouts.get(target.name)
+    if state is None:
+        return None
+    log = step_log(target.store, target.name, state, whole=True, inputs=True)
+    report = build_report(
+        log,
+        truth_for(target.store, log),
+        state,
+        target.store.rollouts.history(target.name, 500),
+        stage=stage_name(project.config.promotion.stages, state),
+        segments=project.config.columns.segments,
+    )
+    folder = project.reports_dir("rollouts")
+    stem = f"{target.name}-v{state.challenger}-r{state.revision}"
+    html, png = folder / f"{stem}.html", folder / f"{stem}.png"
+    html.write_text(report.html, encoding="utf-8")
+    png.write_bytes(report.figure_png)
+    run_id = None
+    if log_to_mlflow:
+        import mlflow
+
+        tags = {"retrainer.kind": "rollout", "retrainer.version": state.challenger}
+        with mlflow.start_run(run_name=f"rollout v{state.challenger}", tags=tags) as run:
+            mlflow.log_artifact(str(html), artifact_path="rollout")
+            mlflow.log_artifact(str(png), artifact_path="rollout")
+            run_id = run.info.run_id
+    return {"html": str(html), "png": str(png), "mlflow_run_id": run_id}
