@@ -136,6 +136,19 @@ def test_challenger_trained_after_drift_passes_against_stale_champion(stale_cham
     assert gate["champion_version"] == champion_version
     assert gate["holdout"]["start"] >= "2026-03-02"  # the holdout is post-drift, unseen by both
 
+    # when rollout stages are configured, the passed challenger is handed to a staged rollout
+    staged = _variant(path, "staged.yaml", promotion={"stages": [{"kind": "shadow"}]})
+    handed = evaluate_gates(config=str(staged), version=result["version"])
+    assert handed["status"] == "passed"
+    assert handed["promoted"] is False
+    assert handed["rollout"]["action"] == "start"
+    from retrainer.store import open_store
+
+    rollout = open_store(Project.load(staged)).rollouts.get(Project.load(staged).model_name)
+    assert (rollout.challenger, rollout.champion) == (result["version"], champion_version)
+    assert rollout.status == "running"
+    assert _registry(path).aliases()[CHAMPION] == champion_version  # nothing promoted yet
+
 
 def test_challenger_trained_on_a_sliver_of_data_fails_and_the_report_names_the_checks(
     stale_champion,

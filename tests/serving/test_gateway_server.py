@@ -79,7 +79,9 @@ def models(project):
     return _pipelines(path, frame)
 
 
-def _register(path: Path, name: str, stages: list[dict], versions: list[object], x) -> Path:
+def _register(
+    path: Path, name: str, stages: list[dict], versions: list[object], x, examples=None
+) -> Path:
     """Model ``name`` with ``versions`` registered in order (v1 champion); its config file."""
     import mlflow
     from mlflow.models import infer_signature
@@ -96,8 +98,8 @@ def _register(path: Path, name: str, stages: list[dict], versions: list[object],
     own.write_text(yaml.safe_dump(config, sort_keys=False))
     project = Project.load(own)
     configure_mlflow(project)
-    example = x.head(5)
-    for pipeline in versions:
+    for i, pipeline in enumerate(versions):
+        example = (examples or {}).get(i, x).head(5)
         with mlflow.start_run():
             mlflow.log_metric("holdout_accuracy", 0.8)
             mlflow.sklearn.log_model(
@@ -367,7 +369,7 @@ def test_a_shadow_challenger_that_raises_never_changes_an_answer(project, models
     )
     name = f"raising-{store_url.split(':')[0].split('+')[0]}"
     shadow_only = SHADOW | {"min_requests": 10**6, "analysis": ANALYSIS}
-    config = _register(path, name, [shadow_only], [models["good"], broken], x)
+    config = _register(path, name, [shadow_only], [models["good"], broken], x, {1: wider})
     # the registered challenger's signature has the extra column; the gateway checks requests
     # against the champion's, so the rows reach the challenger without it
     gateway = Gateway(config)

@@ -32,6 +32,12 @@ VERDICT_CLASSES = {
     "warning": "warn",
     "insufficient_data": "warn",
     "skipped": "info",
+    "successful": "ok",
+    "promoted": "ok",
+    "aborted": "bad",
+    "error": "bad",
+    "inconclusive": "warn",
+    "paused": "warn",
 }
 
 

@@ -142,7 +142,7 @@ def history_table(history: Sequence[dict[str, Any]]) -> pd.DataFrame:
                 "at": pd.Timestamp(entry["at"]).strftime("%Y-%m-%d %H:%M:%S"),
                 "revision": entry["revision"],
                 "action": entry["action"],
-                "verdict": analysis.get("verdict", ""),
+                "verdict": analysis.get("verdict", "no analysis"),
                 "measured": measured,
                 "reason": entry["reason"],
             }
@@ -150,53 +150,74 @@ def history_table(history: Sequence[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _figure(log: pd.DataFrame, arms: pd.DataFrame) -> Any:
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(12, 3.6))
-    share, scores, accuracy = figure.subplots(1, 3)
-    answered = log[log["variant"] != "shadow"].copy()
-    if not answered.empty:
-        at = pd.to_datetime(answered["at"], utc=True)
-        span = (at.max() - at.min()).total_seconds()
-        freq = "1D" if span > 3 * 86_400 else "1h" if span > 3 * 3_600 else "1min"
-        counts = (
-            answered.groupby([at.dt.floor(freq), answered["variant"]]).size().unstack(fill_value=0)
+def _traffic(axis: Any, log: pd.DataFrame) -> None:
+    answered = log[log["variant"] != "shadow"]
+    if answered.empty:
+        return
+    at = pd.to_datetime(answered["at"], utc=True)
+    span = (at.max() - at.min()).total_seconds()
+    freq = "1D" if span > 3 * 86_400 else "1h" if span > 3 * 3_600 else "1min"
+    counts = answered.groupby([at.dt.floor(freq), answered["variant"]]).size().unstack(fill_value=0)
+    shares = counts.div(counts.sum(axis=1), axis=0) * 100
+    bottom = np.zeros(len(shares))
+    for variant in shares.columns:
+        axis.bar(
+            shares.index,
+            shares[variant],
+            bottom=bottom,
+            color=ARMS.get(variant),
+            label=variant,
+            width=0.8 * pd.Timedelta(freq),
         )
-        shares = counts.div(counts.sum(axis=1), axis=0) * 100
-        bottom = np.zeros(len(shares))
-        for variant in shares.columns:
-            share.bar(
-                shares.index,
-                shares[variant],
-                bottom=bottom,
-                color=ARMS.get(variant),
-                label=variant,
-                width=0.8 * pd.Timedelta(freq),
-            )
-            bottom += shares[variant].to_numpy()
-        share.set_ylabel("share of answers (%)")
-        share.set_title("traffic over time")
-        share.legend(loc="lower left", fontsize=8)
-        share.tick_params(axis="x", labelrotation=30, labelsize=7)
+        bottom += shares[variant].to_numpy()
+    axis.set_ylabel("share of answers (%)")
+    axis.set_title("traffic over time")
+    axis.legend(loc="lower left", fontsize=8)
+    axis.tick_params(axis="x", labelrotation=30, labelsize=7)
+
+
+def _scores(axis: Any, log: pd.DataFrame) -> None:
     for variant, group in log[log["error"].isna()].groupby("variant"):
         values = group["score"].dropna().to_numpy(dtype=float)
         if len(values):
-            scores.hist(
+            axis.hist(
                 values, bins=30, alpha=0.5, density=True, color=ARMS.get(variant), label=variant
             )
-    scores.set_title("score distributions")
-    scores.legend(fontsize=8)
-    if not arms.empty:
-        y = np.arange(len(arms))
-        err = np.vstack([arms["accuracy"] - arms["ci_low"], arms["ci_high"] - arms["accuracy"]])
-        accuracy.errorbar(arms["accuracy"], y, xerr=np.nan_to_num(err), fmt="o", capsize=4)
-        accuracy.set_yticks(y, arms["model"])
-        accuracy.set_xlabel("accuracy, 95% interval")
-        accuracy.set_title("labelled requests")
-        accuracy.invert_yaxis()
-    figure.tight_layout()
-    return figure
+    axis.set_xlabel("score")
+    axis.set_title("score distributions")
+    axis.legend(fontsize=8)
+
+
+def _accuracy(axis: Any, arms: pd.DataFrame) -> None:
+    if arms.empty:
+        return
+    y = np.arange(len(arms))
+    err = np.vstack([arms["accuracy"] - arms["ci_low"], arms["ci_high"] - arms["accuracy"]])
+    axis.errorbar(arms["accuracy"], y, xerr=np.nan_to_num(err), fmt="o", capsize=4)
+    axis.set_yticks(y, arms["model"])
+    axis.set_xlabel("accuracy, 95% interval")
+    axis.set_title("labelled requests")
+    axis.invert_yaxis()
+
+
+PANELS = (_traffic, _scores, _accuracy)
+
+
+def _figures(log: pd.DataFrame, arms: pd.DataFrame) -> tuple[Any, list[Any]]:
+    """The combined figure (the PNG) and one figure per panel (the HTML's grid)."""
+    from matplotlib.figure import Figure
+
+    combined = Figure(figsize=(12, 3.6))
+    singles = []
+    for axis, draw in zip(combined.subplots(1, 3), PANELS, strict=True):
+        data = arms if draw is _accuracy else log
+        draw(axis, data)
+        single = Figure(figsize=(5.2, 3.6))
+        draw(single.add_subplot(1, 1, 1), data)
+        single.tight_layout()
+        singles.append(single)
+    combined.tight_layout()
+    return combined, singles
 
 
 def build_report(
@@ -225,14 +246,14 @@ def build_report(
     arms = arms_table(rows, state) if not rows.empty else pd.DataFrame()
     paired = paired_table(rows) if not rows.empty else pd.DataFrame()
     by_segment = segments_table(rows, segments) if not rows.empty and segments else pd.DataFrame()
-    figure = _figure(rows, arms)
+    figure, panels = _figures(rows, arms)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
     sections = [
         Section(
             "Decision",
             paragraphs=[state.reason or "(no transition yet)"],
-            images=[figure_to_data_uri(figure)],
+            images=[figure_to_data_uri(panel) for panel in panels],
         ),
         Section(
             "Both models on the traffic they served",
