@@ -28,7 +28,16 @@ pytestmark = [pytest.mark.slow, pytest.mark.long]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WORK_POOLS = REPO_ROOT / "deployments" / "work-pools"
-DEPLOYMENTS = {"continuous-training", "validate", "drift", "monitor", "score", "train", "gate"}
+DEPLOYMENTS = {
+    "continuous-training",
+    "validate",
+    "drift",
+    "monitor",
+    "score",
+    "train",
+    "gate",
+    "reconcile-rollout",
+}
 
 
 @dataclass

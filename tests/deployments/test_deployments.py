@@ -49,6 +49,7 @@ def test_every_deployment_loads_with_parameters_its_flow_accepts():
             "score",
             "train",
             "gate",
+            "reconcile-rollout",
         }
     )
     from prefect.flows import load_flow_from_entrypoint
@@ -97,6 +98,10 @@ def test_the_loop_runs_nightly_and_on_standalone_events_and_train_only_when_aske
     for name in ("validate", "drift", "monitor"):
         assert [s.active for s in built[name].schedules] == [False], name
     assert [s.active for s in built["score"].schedules] == [True]
+    # the rollout reconciler: every 5 minutes, one run at a time
+    [every] = built["reconcile-rollout"].schedules
+    assert (every.schedule.interval.total_seconds(), every.active) == (300, True)
+    assert built["reconcile-rollout"].concurrency_limit == 1
 
 
 def test_the_loop_trains_under_the_limit_retrainer_deploy_creates():

@@ -41,6 +41,7 @@ PLAN = PromotionSection.model_validate(
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 _names = itertools.count()
 _requests = itertools.count()
+pytestmark = [pytest.mark.slow, pytest.mark.long]
 
 
 @pytest.fixture(scope="module")

@@ -28,6 +28,16 @@ from support import ProjectFactory, forget_mlflow_store, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.long]
 
+
+def _sqlite_only(store_url: str) -> None:
+    """The routing and analysis scenarios do not depend on the store's backend: one run."""
+    if not store_url.startswith("sqlite"):
+        pytest.skip(
+            "backend-independent scenario: run on SQLite (PostgreSQL runs the "
+            "promotion and the SIGTERM drain)"
+        )
+
+
 ANALYSIS = [
     {"name": "metric_delta", "success": {"min": -0.05}, "failure": {"max": -0.1}},
     {"name": "error_rate", "failure": {"min": 0.05}},
@@ -264,6 +274,7 @@ def test_a_better_challenger_goes_shadow_then_canary_then_champion(project, mode
 
 
 def test_a_worse_challenger_is_aborted_at_the_first_canary_analysis(project, models, store_url):
+    _sqlite_only(store_url)
     path, frame = project
     name = f"worse-{store_url.split(':')[0].split('+')[0]}"
     config = _register(
@@ -292,6 +303,7 @@ def test_a_worse_challenger_is_aborted_at_the_first_canary_analysis(project, mod
 def test_an_ab_test_between_equal_models_ends_inconclusive_and_promotes_nothing(
     project, models, store_url
 ):
+    _sqlite_only(store_url)
     path, frame = project
     name = f"equal-{store_url.split(':')[0].split('+')[0]}"
     config = _register(
@@ -355,6 +367,7 @@ def test_sigterm_under_load_loses_no_answered_prediction(project, models, store_
 
 
 def test_a_shadow_challenger_that_raises_never_changes_an_answer(project, models, store_url):
+    _sqlite_only(store_url)
     from retrainer.project import Project
     from retrainer.training.pipeline import build_pipeline
 
