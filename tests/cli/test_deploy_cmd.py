@@ -175,7 +175,8 @@ def test_deploy_puts_every_deployment_trigger_and_limit_on_the_server(server, de
         checks["continuous-training"]["automations"],
     ) == (1, 4)
     assert checks["validate"]["active_schedules"] == 0
-    assert (deployed["schedules"], deployed["automations"]) == (6, 4)
+    assert checks["reconcile-rollout"]["active_schedules"] == 1
+    assert (deployed["schedules"], deployed["automations"]) == (7, 4)
     assert deployed["train_limit"] == {
         "name": "retrainer-train",
         "limit": 1,
