@@ -430,7 +430,12 @@ def measure(
 
 
 def shadow_runs(bench: Bench, key: str, folder: Path, capacity: float, args) -> list[Run]:
-    """Shadow off and on at half the shadow-off capacity (c16, single rows, logging on)."""
+    """Shadow off and on at half the shadow-off capacity (c16, single rows, logging on).
+
+    One gateway process throughout; the rollout is started and aborted under it (it follows
+    the plan in the store), and the two settings alternate twice: off, on, off, on. Each
+    setting's figures are the median of its two runs (the machine is shared).
+    """
     from datetime import UTC, datetime
 
     from retrainer.project import Project
@@ -440,39 +445,73 @@ def shadow_runs(bench: Bench, key: str, folder: Path, capacity: float, args) -> 
 
     rate = capacity / 2
     delay_ms = 1000 * 16 / rate
-    runs = []
     project = Project.load(bench.config[key])
-    for shadow in (False, True):
-        if shadow:  # no events: nothing listens here
-            stages = project.config.promotion.stages
-            begin(ModelTarget.for_project(project), stages, "2", now=datetime.now(UTC))
-        server = _ours(bench, key, f"retrainer serve shadow {'on' if shadow else 'off'}")
-        server.port = free_port()
-        server.start(folder)
-        try:
-            bodies = bodies_file(server, bench, 1, folder)
+    target = ModelTarget.for_project(project)
+    server = _ours(bench, key, "retrainer serve shadow")
+    server.port = free_port()
+    server.start(folder)
+    measured: dict[bool, list[tuple[float, float, float, int]]] = {False: [], True: []}
+    notes: dict[bool, str] = {}
+    try:
+        bodies = bodies_file(server, bench, 1, folder)
+        for shadow in (False, True, False, True):
+            if shadow:  # no events: nothing listens here
+                stages = project.config.promotion.stages
+                state = begin(target, stages, "2", now=datetime.now(UTC)).state
+            else:
+                state = target.store.rollouts.get(target.name)
+                if state is not None and state.status == "running":
+                    state = transition_by_hand(target, lambda s: abort(s, "benchmark")).state
+            _follow(server, state.revision if state else None)
             if shadow:  # the shadow process loads the challenger once: wait for it
+                before = _metric(server, "retrainer_gateway_shadow_rows_total")
                 deadline = time.monotonic() + 120
-                while _metric(server, "retrainer_gateway_shadow_rows_total") < 1:
+                while _metric(server, "retrainer_gateway_shadow_rows_total") <= before:
                     httpx.post(server.url(), json=server.body(bench.rows[:1]), timeout=30)
                     if time.monotonic() > deadline:
                         raise RuntimeError("the shadow challenger never scored")
                     time.sleep(0.2)
             wrk(server, bodies, 16, 2, delay_ms)
-            rps, p50, p99, errors = wrk(server, bodies, 16, args.seconds, delay_ms)
             dropped = _metric(server, "retrainer_gateway_shadow_dropped_total")
             scored = _metric(server, "retrainer_gateway_shadow_rows_total")
-        finally:
-            server.stop()
-        note = f"at ~{rate:.0f} req/s offered; shadow rows {scored:.0f}, dropped {dropped:.0f}"
-        runs.append(Run(server.name, key, 1, 16, rps, p50, p99, errors, note))
-        print(
-            f"  {server.name:28} {NAMES[key]:20} rows   1 c16  {rps:8.0f} req/s  "
-            f"p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  errors {errors}  ({note})",
-            flush=True,
+            measured[shadow].append(wrk(server, bodies, 16, args.seconds, delay_ms))
+            scored = _metric(server, "retrainer_gateway_shadow_rows_total") - scored
+            dropped = _metric(server, "retrainer_gateway_shadow_dropped_total") - dropped
+            rps, p50, p99, errors = measured[shadow][-1]
+            notes[shadow] = (
+                f"at ~{rate:.0f} req/s offered; shadow rows {scored:.0f}, dropped {dropped:.0f}"
+            )
+            print(
+                f"  shadow {'on ' if shadow else 'off'} {NAMES[key]:20} rows   1 c16  {rps:8.0f} "
+                f"req/s  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  errors {errors}  ({notes[shadow]})",
+                flush=True,
+            )
+    finally:
+        server.stop()
+        state = target.store.rollouts.get(target.name)
+        if state is not None and state.status == "running":
+            transition_by_hand(target, lambda s: abort(s, "benchmark done"))
+    runs = []
+    for shadow in (False, True):
+        rps, p50, p99, errors = (
+            float(np.median([m[i] for m in measured[shadow]])) for i in range(4)
         )
-    transition_by_hand(ModelTarget.for_project(project), lambda s: abort(s, "benchmark done"))
+        name = f"retrainer serve shadow {'on' if shadow else 'off'}"
+        runs.append(
+            Run(name, key, 1, 16, rps, p50, p99, int(errors), notes[shadow] + " (median of 2)")
+        )
     return runs
+
+
+def _follow(server: Server, revision: int | None) -> None:
+    """Wait until the gateway serves the rollout at ``revision`` (None: no rollout)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        rollout = httpx.get(server.url("/rollout"), timeout=5).json().get("rollout")
+        if (rollout or {}).get("revision") == revision or (revision is None and rollout is None):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"the gateway never followed the rollout to revision {revision}")
 
 
 def _metric(server: Server, name: str) -> float:

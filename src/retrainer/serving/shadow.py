@@ -221,10 +221,12 @@ class ShadowRunner:
         if first is None:
             return None
         jobs, rows = [first], first.rows
-        deadline = time.monotonic() + self.gather_seconds
+        # one sleep, then take what came: waking up for every job would take the
+        # interpreter lock from the event loop hundreds of times a second
+        time.sleep(self.gather_seconds)
         while rows < self.max_rows:
             try:
-                job = self._queue.get(timeout=max(deadline - time.monotonic(), 0))
+                job = self._queue.get_nowait()
             except queue.Empty:
                 break
             if job is None:
