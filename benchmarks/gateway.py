@@ -14,9 +14,11 @@ the simulated loan data: 10 numeric + 4 categorical columns) are served on one w
 and driven by ``wrk`` (Debian's; a Lua script posts bodies from a pool of real rows) in
 another process on 127.0.0.1, closed loop, at concurrency 1 and 16, single rows and batches
 of 100. Every server's answer to the same rows is first checked against in-process
-``predict_proba``. The in-process floor is the median ``predict_proba`` time of the same
-rows. The shadow comparison runs at half the shadow-off capacity (wrk with a per-connection
-delay), shadow off and on, and compares p99.
+``predict_proba``. The in-process floor is the ``predict_proba`` time of the frame the
+gateway builds (best of three medians). The shadow comparison paces wrk (a per-connection
+delay) at half the shadow-off closed-loop capacity, on one gateway whose rollout is started
+and aborted under it (off, on, off, on; the median of each setting's two runs), and compares
+p99.
 
 Usage::
 
