@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import sys
 from collections.abc import Iterator
@@ -159,3 +160,12 @@ def listen_socket(host: str, port: int) -> socket.socket:
         sock.close()
         fail_usage(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
     return sock
+
+
+def log_warnings_to_stderr(logger_name: str) -> None:
+    """Show a server's warnings (``logger_name`` and below) on stderr, with a timestamp."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger(logger_name)
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)

@@ -18,10 +18,7 @@ import typer
 
 from retrainer.cli._common import (
     ConfigOption,
-    ExitCode,
     JsonOption,
-    err_console,
-    error_document,
     fail_usage,
     load_project,
     out_console,
@@ -29,6 +26,8 @@ from retrainer.cli._common import (
     who,
 )
 from retrainer.cli.promotion_cmd import ByOption
+from retrainer.cli.promotion_cmd import _errors as promotion_errors
+from retrainer.cli.promotion_cmd import _finding as finding
 
 if TYPE_CHECKING:
     from retrainer.project import Project
@@ -40,23 +39,19 @@ rollout_app = typer.Typer(name="rollout", help="The staged rollout of promotion.
 
 @contextmanager
 def _errors(as_json: bool) -> Iterator[None]:
-    from mlflow.exceptions import MlflowException
+    """The promotion commands' errors, plus two of the rollout's.
 
-    from retrainer.promotion import PromotionError
+    Another writer first exits 1; a change that does not apply (no rollout, wrong status)
+    exits 2.
+    """
     from retrainer.promotion.rollouts import RolloutConflict
-    from retrainer.registry.models import RegistryError
-    from retrainer.store import StoreError
 
     try:
-        yield
+        with promotion_errors(as_json):
+            yield
     except RolloutConflict as exc:
-        err_console.print(f"error: {exc}", markup=False, highlight=False)
-        if as_json:
-            print_json(error_document(str(exc)))
-        raise typer.Exit(ExitCode.FINDING) from None
-    except (LookupError, ValueError, PromotionError, RegistryError, StoreError) as exc:
-        fail_usage(" ".join(str(exc).split())[:500], as_json=as_json)
-    except MlflowException as exc:
+        finding(str(exc), as_json)
+    except (LookupError, ValueError) as exc:
         fail_usage(" ".join(str(exc).split())[:500], as_json=as_json)
 
 

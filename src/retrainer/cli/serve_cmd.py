@@ -6,7 +6,6 @@ routes by the rollout in force in the operational store; see ``docs/serving.md``
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from typing import Annotated
@@ -18,19 +17,12 @@ from retrainer.cli._common import (
     fail_usage,
     listen_socket,
     load_project,
+    log_warnings_to_stderr,
     out_console,
 )
 from retrainer.serving.gateway import GatewaySettings
 
 DEFAULTS = GatewaySettings()
-
-
-def _log_warnings() -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logger = logging.getLogger("retrainer.serving")
-    logger.addHandler(handler)
-    logger.setLevel(logging.WARNING)
 
 
 def serve(
@@ -100,7 +92,7 @@ def serve(
         highlight=False,
     )
     sys.stdout.flush()
-    _log_warnings()
+    log_warnings_to_stderr("retrainer.serving")
     level = "info" if verbose else "warning"
     if workers == 1:
         server = uvicorn.Server(

@@ -10,7 +10,6 @@ Prefect is imported here only, never by :mod:`retrainer.webhooks`.
 from __future__ import annotations
 
 import functools
-import logging
 import os
 import sys
 import time
@@ -27,6 +26,7 @@ from retrainer.cli._common import (
     fail_usage,
     listen_socket,
     load_project,
+    log_warnings_to_stderr,
     out_console,
     print_json,
 )
@@ -132,15 +132,6 @@ def _secret(
     )
 
 
-def _log_warnings() -> None:
-    """Show the receiver's warnings (events the Prefect API refused) on stderr."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logger = logging.getLogger("retrainer.webhooks")
-    logger.addHandler(handler)
-    logger.setLevel(logging.WARNING)
-
-
 def serve(
     ctx: typer.Context,
     config: ConfigOption = None,
@@ -196,7 +187,7 @@ def serve(
     )
     out_console(False).print(said, markup=False, highlight=False)
     sys.stdout.flush()
-    _log_warnings()
+    log_warnings_to_stderr("retrainer.webhooks")  # e.g. events the Prefect API refused
     level = "info" if verbose else "warning"
     server = uvicorn.Server(uvicorn.Config(app, log_level=level, access_log=verbose))
     server.run(sockets=[sock])

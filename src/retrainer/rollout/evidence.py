@@ -55,7 +55,8 @@ def _error_rate(rows: pd.DataFrame) -> float | None:
     return float(rows["error"].notna().mean())
 
 
-def _with_truth(rows: pd.DataFrame, truth: pd.Series) -> pd.DataFrame:
+def with_truth(rows: pd.DataFrame, truth: pd.Series) -> pd.DataFrame:
+    """Log rows with ``base_id`` (the request id without the shadow suffix) and ``truth``."""
     if "error" not in rows:
         rows = rows.assign(error=None)
     base = rows["request_id"].astype(str).str.removesuffix(SHADOW_SUFFIX)
@@ -79,7 +80,7 @@ def build_evidence(
         challenger: The challenger's version.
         alpha: Level of the A/B comparison's interval.
     """
-    rows = _with_truth(log, truth)
+    rows = with_truth(log, truth)
     mine = rows[rows["version"] == challenger]
     theirs = rows[rows["version"] != challenger]
     ok_mine, ok_theirs = mine[mine["error"].isna()], theirs[theirs["error"].isna()]

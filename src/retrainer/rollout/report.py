@@ -19,7 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from retrainer.reports import Section, figure_to_data_uri, render_report
-from retrainer.rollout.evidence import SHADOW_SUFFIX
+from retrainer.rollout.evidence import with_truth
 from retrainer.rollout.machine import RolloutState
 
 ARMS = {"champion": "#57606a", "challenger": "#0969da", "shadow": "#8250df"}
@@ -42,8 +42,7 @@ def wilson(hits: int, n: int, level: float = 0.95) -> tuple[float, float]:
 
 
 def _labelled(log: pd.DataFrame, truth: pd.Series) -> pd.DataFrame:
-    base = log["request_id"].astype(str).str.removesuffix(SHADOW_SUFFIX)
-    out = log.assign(base_id=base.to_numpy(), truth=base.map(truth).to_numpy())
+    out = with_truth(log, truth)
     out["correct"] = np.where(
         out["truth"].notna(), out["label"].astype(str) == out["truth"].astype(str), np.nan
     )

@@ -47,6 +47,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route as HttpRoute
 
+from retrainer.asgi import read_body
 from retrainer.serving.batching import InFlight
 from retrainer.serving.feedback import FeedbackError, parse_feedback
 from retrainer.serving.models import LoadedModel, Loader, Output
@@ -153,20 +154,6 @@ def _error(status: int, message: str, field_name: str | None = None) -> Response
     if field_name is not None:
         body["field"] = field_name
     return _json(body, status)
-
-
-async def _read_body(request: Request, limit: int) -> bytes | None:
-    """The body, or None when it exceeds ``limit`` bytes (read no further than that)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        return None
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _freeze_heap() -> None:
@@ -287,7 +274,7 @@ class Gateway:
 
     async def _predict(self, request: Request, submitted: list[bool]) -> Response:
         started = time.perf_counter()
-        body = await _read_body(request, self.settings.max_body_bytes)
+        body = await read_body(request, self.settings.max_body_bytes)
         if body is None:
             self.metrics.errors.labels("-", "bad_request").inc()
             return _error(413, f"body larger than {self.settings.max_body_bytes:,} bytes", "body")
@@ -447,7 +434,7 @@ class Gateway:
     # -- the other routes ----------------------------------------------------------------
     async def feedback(self, request: Request) -> Response:
         """``POST /feedback``: store labels for earlier requests (202)."""
-        body = await _read_body(request, self.settings.max_body_bytes)
+        body = await read_body(request, self.settings.max_body_bytes)
         if body is None:
             return _error(413, f"body larger than {self.settings.max_body_bytes:,} bytes", "body")
         try:

@@ -30,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from retrainer.asgi import read_body
 from retrainer.webhooks.mappings import MAPPINGS, PayloadError, alerts_from
 from retrainer.webhooks.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, verify
 
@@ -60,20 +61,6 @@ def _error(status: int, message: str, **extra: str) -> JSONResponse:
     return JSONResponse({"error": message, **extra}, status_code=status)
 
 
-async def _read_body(request: Request, limit: int) -> bytes | None:
-    """The body, or None when it exceeds ``limit`` bytes (read no further than that)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        return None
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def create_app(
     *,
     model: str,
@@ -102,7 +89,7 @@ def create_app(
         source = request.path_params["source"]
         if source not in MAPPINGS:
             return _error(404, f"unknown source {source!r}; known: {', '.join(MAPPINGS)}")
-        body = await _read_body(request, max_body_bytes)
+        body = await read_body(request, max_body_bytes)
         if body is None:
             return _error(413, f"body larger than {max_body_bytes:,} bytes")
         try:
