@@ -9,11 +9,12 @@ STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.8
 PYTEST_ARGS ?=
 
-.PHONY: help install test test-fast lint format demo demo-clean lock bench-drift bench-validation bench-validation-many bench-triggers bench-backtest bench-gateway ui
+.PHONY: help install test test-fast lint format demo demo-clean prod-up prod-down prod-status lock bench-drift bench-validation bench-validation-many bench-triggers bench-backtest bench-gateway ui
 
 help:
-	@echo "make demo   - simulate data, validate, train through Prefect, register in MLflow"
+	@echo "make demo   - the whole continuous-training loop, day by day, with a real gateway (no servers)"
 	@echo "make test   - the test suite (starts its own Prefect API, MLflow store, moto S3)"
+	@echo "make prod-up / prod-down / prod-status - the production stack on this machine"
 	@echo "make lint   - ruff"
 	@echo "make bench-drift / bench-validation / bench-validation-many - speed benchmarks (print their figures)"
 	@echo "make bench-triggers - event-to-run-start latency: served vs process worker"
@@ -56,36 +57,30 @@ lock: $(BIN)/python
 	$(BIN)/uv pip compile pyproject.toml --extra dev --extra postgres --python-version 3.11 \
 		--quiet -o requirements.lock
 
-# The demo starts from scratch: it replaces data/ and .retrainer/ in this checkout.
-# Commands that report a finding exit 1 (a quarantined batch, drift, degraded performance,
-# a failed gate); `|| test $$? -eq 1` accepts exactly that and still stops on real errors
-# (exit 2).
-demo: $(STAMP) demo-clean
-	@echo "== 1. simulate 120 days of loan applications (drift on 03-12, a bad batch on 03-22, a downturn from 04-06)"
-	$(BIN)/retrainer simulate --scenario demo --days 120 --out data
-	@echo "== 2. validate every batch with Great Expectations; the bad one is quarantined"
-	$(BIN)/retrainer validate --all || test $$? -eq 1
-	$(BIN)/retrainer validate --list-quarantine
-	@echo "== 3. train the first model on what was known on 2026-03-01; the gate makes it champion"
-	$(BIN)/retrainer train --as-of 2026-03-01 --reason initial
-	@echo "== 4. score every batch with the champion"
-	$(BIN)/retrainer score --all
-	@echo "== 5. drift of the week after the income drop against the champion's training profile"
-	$(BIN)/retrainer drift --current 2026-03-12:2026-03-18 --html .retrainer/reports/drift-demo.html || test $$? -eq 1
-	@echo "== 6. live performance as labels arrive (and estimated before they do)"
-	$(BIN)/retrainer monitor --html .retrainer/reports/monitoring-demo.html || test $$? -eq 1
-	@echo "== 7. retrain on recent data; the gate compares it with the stale champion"
-	$(BIN)/retrainer train --window fixed:21 --reason drift --promote || test $$? -eq 1
-	@echo
-	@echo "Champion: models:/credit-default@champion   (previous one: @previous_champion)"
-	@echo "Reports:  .retrainer/reports/"
-	@echo "MLflow UI: $(BIN)/retrainer ui   (then open http://127.0.0.1:5000)"
+# The whole continuous-training loop on the embedded default (no servers), day by day:
+# nightly CT runs, a real gateway with simulated traffic and delayed feedback, a shadow and
+# canary rollout, an aborted bad model, a rollback. Everything lands in demo/ (replaced on a
+# rerun); Prefect's own output goes to demo/demo.log.
+demo: $(STAMP)
+	$(BIN)/retrainer demo --dir demo
 
 demo-clean:
-	rm -rf data .retrainer
+	rm -rf demo
+
+# The production stack on this machine (docs/production.md): Prefect server and MLflow
+# server on PostgreSQL (127.0.0.1:5432), S3 artifacts (moto_server), the store, a worker,
+# the webhook receiver and the gateway; pids and logs under .retrainer/prod.
+prod-up: $(STAMP)
+	$(BIN)/retrainer prod up
+
+prod-down: $(STAMP)
+	$(BIN)/retrainer prod down
+
+prod-status: $(STAMP)
+	$(BIN)/retrainer prod status
 
 ui: $(STAMP)
-	$(BIN)/retrainer ui
+	$(BIN)/retrainer ui -c demo/retrainer.yaml
 
 bench-drift: $(STAMP)
 	$(BIN)/python benchmarks/drift_vs_evidently.py

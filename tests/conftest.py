@@ -117,7 +117,9 @@ def _postgres_driver() -> str | None:
 def postgres_url() -> str:
     """A PostgreSQL URL on 127.0.0.1:5432 (user postgres, trust auth)."""
     if not port_open("127.0.0.1", 5432):
-        need_service("PostgreSQL", "nothing listens on 127.0.0.1:5432")
+        from retrainer.production.supervisor import POSTGRES_HINT
+
+        need_service("PostgreSQL", f"nothing listens on 127.0.0.1:5432; {POSTGRES_HINT}")
     driver = _postgres_driver()
     if driver is None:
         need_service("PostgreSQL", "no driver installed (pip install 'retrainer[postgres]')")

@@ -211,6 +211,19 @@ def test_profile_round_trip_gives_identical_report(tmp_path):
     assert plain.stat().st_size < 100_000 * len(NUMERIC)
 
 
+def test_a_gz_profile_an_artifact_server_already_decoded_still_loads(tmp_path):
+    # given a .json.gz profile whose bytes are plain JSON (MLflow's artifact proxy sends
+    # .gz files with Content-Encoding: gzip, and the HTTP client decodes them)
+    fitted = _detector(_config()).fit(benchmark_frame(2_000, 1))
+    plain = tmp_path / "p.json"
+    fitted.profile_.save(plain)
+    decoded = tmp_path / "baseline_profile.json.gz"
+    decoded.write_bytes(plain.read_bytes())
+
+    # when it is loaded, then it is the same profile
+    assert BaselineProfile.load(decoded).to_dict() == BaselineProfile.load(plain).to_dict()
+
+
 def test_profile_does_not_need_the_reference_and_rejects_other_files(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"hello": 1}))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,19 +20,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import pytest
 import yaml
+from support import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.long]
 
 SECRET = "integration-test-secret"
 CT = "continuous-training"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _wait(check, what: str, timeout: float = 120.0, every: float = 0.5):
@@ -47,59 +42,14 @@ def _wait(check, what: str, timeout: float = 120.0, every: float = 0.5):
         time.sleep(every)
 
 
-def _start(args: list[str], log: Path, **kwargs) -> subprocess.Popen:
-    handle = log.open("w")
-    return subprocess.Popen(args, stdout=handle, stderr=subprocess.STDOUT, **kwargs)
-
-
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory, postgres_database) -> Iterator[dict[str, str]]:
-    """A Prefect server on PostgreSQL (scheduler every 2 s) and the environment its clients need.
-
-    PostgreSQL, as a self-hosted server should run: on SQLite, a burst of runs makes the
-    server answer 503 (``database is locked``) and the worker reports a run as crashed.
-    """
-    home = tmp_path_factory.mktemp("prefect-home")
-    port = _free_port()
-    api = f"http://127.0.0.1:{port}/api"
-    database = "postgresql+asyncpg://" + postgres_database.split("://", 1)[1]
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLFLOW_"))},
-        "PREFECT_HOME": str(home),
-        "PREFECT_SERVER_DATABASE_CONNECTION_URL": database,
-        "PREFECT_API_URL": api,
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2",
-        "PREFECT_WORKER_QUERY_SECONDS": "1",
-        "PREFECT_WORKER_PREFETCH_SECONDS": "5",
-        "RETRAINER_WEBHOOK_SECRET": SECRET,
-    }
-    process = _start(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port",
-         str(port)],
-        home / "server.log",
-        env=env,
-    )  # fmt: skip
-
-    def healthy() -> bool:
-        try:
-            return httpx.get(f"{api}/health", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        _wait(healthy, "the Prefect server", timeout=120)
-        yield env
-    finally:
-        _stop(process)
+PORTS = ("s3", "prefect", "mlflow", "worker", "webhook", "gateway")
+STAGES = [
+    {"kind": "shadow", "min_requests": 200, "min_labelled": 200, "min_duration_hours": 0,
+     "analysis": [{"name": "error_rate", "failure": {"min": 0.05}}]},
+    {"kind": "canary", "weights": [50], "step_minutes": 0, "min_labelled_per_step": 150,
+     "analysis": [{"name": "metric_delta", "success": {"min": -0.1}, "failure": {"max": -0.2}},
+                  {"name": "error_rate", "failure": {"min": 0.05}}]},
+]  # fmt: skip
 
 
 def _run(args: list[str], env: dict, cwd: Path, timeout: float = 600) -> str:
@@ -110,49 +60,88 @@ def _run(args: list[str], env: dict, cwd: Path, timeout: float = 600) -> str:
     return done.stdout
 
 
-@pytest.fixture(scope="module")
-def loop(server, tmp_path_factory) -> Iterator[dict]:
-    """A trained project, deployed; a worker and the webhook receiver running."""
-    folder = tmp_path_factory.mktemp("users") / "loans"
+def _project(folder: Path, env: dict) -> None:
+    """``retrainer init``, then a quick estimator, the test's policy and a staged rollout."""
     retrainer = [sys.executable, "-m", "retrainer"]
-    _run([*retrainer, "init", str(folder)], server, tmp_path_factory.getbasetemp())
+    _run([*retrainer, "init", str(folder)], env, folder.parent)
     config = yaml.safe_load((folder / "retrainer.yaml").read_text())
     config["estimator"]["params"] = {"max_iter": 40}
     config["policy"] = {
-        "triggers": [{"kind": "webhook"}, {"kind": "on_demand"}],
-        "cooldown_hours": 1,
+        "triggers": [{"kind": "webhook"}, {"kind": "on_demand"}],  # the drift test adds drift
+        "cooldown_hours": 0,  # the storm test sets one hour
         "labels": {"min_rows": 500, "min_per_class": 20},
     }
+    # the gate lets a model at least as good through; the staged rollout decides on live traffic
+    config["gates"]["comparison"] = {"mode": "non_inferiority", "margin": 0.02}
+    config["promotion"] = {"stages": STAGES}
     (folder / "retrainer.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    _run([*retrainer, "simulate", "--days", "40", "--rows-per-day", "200"], server, folder)
-    _run([*retrainer, "train"], server, folder)
-    prefect = [sys.executable, "-m", "prefect"]
-    _run([*prefect, "work-pool", "create", "retrainer", "--type", "process"], server, folder)
-    _run([*prefect, "--no-prompt", "deploy", "--all"], server, folder)
-    logs = tmp_path_factory.mktemp("logs")
-    worker = _start(
-        # --limit: at most 6 runs at once, the others wait their turn in the pool's queue
-        [*prefect, "worker", "start", "--pool", "retrainer", "--limit", "6"], logs / "worker.log",
-        env=server, cwd=folder,
-    )  # fmt: skip
-    port = _free_port()
-    receiver = _start(
-        [*retrainer, "webhook", "--port", str(port)], logs / "webhook.log", env=server, cwd=folder
-    )
-    url = f"http://127.0.0.1:{port}"
 
-    def up() -> bool:
-        try:
-            return httpx.get(f"{url}/health", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
 
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, postgres_url) -> Iterator[dict[str, str]]:
+    """The production stack (``retrainer prod up``) of a new project, and its clients' env.
+
+    Prefect server and MLflow server on the machine's PostgreSQL, MLflow's artifacts on
+    moto_server (S3 on loopback), the store on PostgreSQL, a process worker, the webhook
+    receiver and the gateway; ports free ones, databases named for this run.
+    """
+    folder = tmp_path_factory.mktemp("users") / "loans"
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLFLOW_"))}
+    base.pop("RETRAINER_DB_URL", None)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    _project(folder, base)
+    prefix = f"rt_it_{os.getpid()}"
+    env = {
+        **base,
+        "RETRAINER_WEBHOOK_SECRET": SECRET,
+        "RETRAINER_PROD_POSTGRES": postgres_url,
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2",
+        "PREFECT_WORKER_QUERY_SECONDS": "1",
+        "PREFECT_WORKER_PREFETCH_SECONDS": "5",
+    }
+    free: set[int] = set()
+    while len(free) < len(PORTS):
+        free.add(free_port())
+    ports = [arg for name, port in zip(PORTS, sorted(free), strict=True)
+             for arg in (f"--{name}-port", str(port))]  # fmt: skip
+    prod = [sys.executable, "-m", "retrainer", "prod"]
     try:
-        _wait(up, "the webhook receiver", timeout=60)
-        yield {"folder": folder, "url": url, "api": server["PREFECT_API_URL"], "logs": logs}
+        _run([*prod, "up", "--prefix", prefix, "--worker-limit", "6", *ports], env, folder)
+        shell = json.loads(_run([*prod, "env", "--json"], env, folder))
+        yield {**env, **shell, "folder": str(folder), "prod": json.dumps(prod)}
     finally:
-        _stop(receiver)
-        _stop(worker)
+        subprocess.run([*prod, "down", "--purge"], env=env, cwd=folder, timeout=180, check=False)
+
+
+def _env(server: dict) -> dict[str, str]:
+    return {k: v for k, v in server.items() if k not in ("folder", "prod")}
+
+
+@pytest.fixture(scope="module")
+def loop(server) -> Iterator[dict]:
+    """The stack's project with 80 simulated days (incomes drop on day 70) and a champion."""
+    folder = Path(server["folder"])
+    env = _env(server)
+    retrainer = [sys.executable, "-m", "retrainer"]
+    _run([*retrainer, "simulate", "--days", "80", "--rows-per-day", "200"], env, folder)
+    _run([*retrainer, "train", "--as-of", "2026-03-01"], env, folder)
+    api = server["PREFECT_API_URL"]
+    # the first model's validated batches start a CT run (new data): let it end
+    _wait(lambda: _ct_runs(api) and all(r.state.is_final() for r in _ct_runs(api)),
+          "the CT run of the first model's new data", timeout=300, every=1)  # fmt: skip
+    stack = json.loads((folder / ".retrainer" / "prod" / "stack.json").read_text())
+    url = f"http://127.0.0.1:{stack['ports']['webhook']}"
+    gateway = f"http://127.0.0.1:{stack['ports']['gateway']}"
+    return {
+        "folder": folder,
+        "url": url,
+        "gateway": gateway,
+        "api": server["PREFECT_API_URL"],
+        "logs": folder / ".retrainer" / "prod" / "logs",
+        "env": env,
+        "stack": stack,
+    }
 
 
 def _post(url: str, body: dict | bytes, *, secret: str = SECRET, stamp: int | None = None):
@@ -209,6 +198,117 @@ def _events(api: str, since: datetime, name: str = "retrainer.alert.received") -
     return response.json()["events"]
 
 
+def _set_policy(folder: Path, **changes) -> None:
+    """Change the policy in retrainer.yaml (every run reads it anew)."""
+    path = folder / "retrainer.yaml"
+    config = yaml.safe_load(path.read_text())
+    config["policy"].update(changes)
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def _prefect(loop: dict, *args: str, timeout: float = 300) -> str:
+    return _run([sys.executable, "-m", "prefect", *args], loop["env"], loop["folder"], timeout)
+
+
+def _traffic(loop: dict, rows: pd.DataFrame, round_: int) -> int:
+    """Send each row to the gateway (entity = loan id), then its label on /feedback."""
+    columns = [c for c in rows.columns if c not in ("loan_id", "event_time", "defaulted")]
+    labels = []
+    with httpx.Client(base_url=loop["gateway"], timeout=30) as client:
+        for i, row in enumerate(rows.itertuples(index=False)):
+            record = row._asdict()
+            inputs = {c: (None if pd.isna(record[c]) else record[c]) for c in columns}
+            body = {"inputs": inputs, "request_id": f"r{round_}-{i}",
+                    "entity_key": str(record["loan_id"])}  # fmt: skip
+            answer = client.post("/predict", json=body)
+            assert answer.status_code == 200, answer.text
+            labels.append({"request_id": body["request_id"], "label": int(record["defaulted"])})
+        assert client.post("/feedback", json={"labels": labels}).status_code == 202
+    return len(labels)
+
+
+def _stream(folder: Path) -> pd.DataFrame:
+    """The simulated rows of the last two weeks with their true labels (the live traffic)."""
+    features = pd.read_parquet(folder / "data" / "features")
+    labels = pd.read_parquet(folder / "data" / "labels")[["loan_id", "defaulted"]]
+    recent = features.sort_values("event_time").tail(2_400)
+    return recent.drop(columns=["date"], errors="ignore").merge(labels, on="loan_id")
+
+
+def _s3_keys(loop: dict) -> list[str]:
+    import boto3
+
+    client = boto3.client(
+        "s3", endpoint_url=f"http://127.0.0.1:{loop['stack']['ports']['s3']}",
+        aws_access_key_id="any", aws_secret_access_key="any", region_name="us-east-1",
+    )  # fmt: skip
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=loop["stack"]["bucket"])
+    return [o["Key"] for page in pages for o in page.get("Contents", [])]
+
+
+def test_a_drift_event_retrains_gates_rolls_out_through_the_gateway_and_promotes(loop, server):
+    folder = loop["folder"]
+    _set_policy(folder, triggers=[{"kind": "drift"}, {"kind": "webhook"}, {"kind": "on_demand"}])
+    before = {r.id for r in _ct_runs(loop["api"])}
+    # when the standalone drift check runs on the worker on the week to 03-20 (incomes dropped
+    # on 03-12); the CT run of the first model's data checked the newest week already, and a
+    # repeated check of one window emits one event id)
+    _prefect(loop, "deployment", "run", "check-drift/drift", "--param", "as_of=2026-03-20",
+             "--watch", "--watch-timeout", "240")  # fmt: skip
+
+    # then its drift event starts a CT run that retrains and hands the gated version over
+    def completed():
+        runs = [r for r in _ct_runs(loop["api"]) if r.id not in before]
+        return runs if runs and runs[0].state.is_final() else None
+
+    (run,) = _wait(completed, "the CT run of the drift event", timeout=300, every=1)
+    assert run.state.is_completed(), (run.state, (loop["logs"] / "worker.log").read_text()[-3000:])
+    assert (run.parameters["reason"], run.parameters["event"]) == (
+        "drift",
+        "retrainer.drift.detected",
+    )
+    decision = _policy(folder, loop["env"])["decisions"][0]
+    assert decision["status"] == "retrain", decision
+    assert decision["outcome"] == "rollout_started", decision
+    version = decision["version"]
+
+    # and the gateway, without a restart, mirrors traffic to it in shadow
+    def plan():
+        answer = httpx.get(f"{loop['gateway']}/rollout", timeout=10).json()
+        return answer if answer.get("challenger") == version else None
+
+    assert _wait(plan, "the gateway's shadow plan", timeout=30)["stage"] == "shadow"
+
+    # when traffic and its labels flow, and the reconcile-rollout deployment runs on the worker
+    rows, stages, start = _stream(folder), [], 0
+    for round_ in range(6):
+        start += _traffic(loop, rows.iloc[start : start + 400], round_)
+        time.sleep(2)  # the gateway's log writer flushes about every second
+        _prefect(loop, "deployment", "run", "reconcile-rollout/reconcile-rollout", "--watch",
+                 "--watch-timeout", "180")  # fmt: skip
+        state = json.loads(_run([sys.executable, "-m", "retrainer", "rollout", "status", "--json"],
+                                loop["env"], folder))  # fmt: skip
+        stages.append((state["rollout"]["status"], state["stage"]))
+        if state["rollout"]["status"] != "running":
+            break
+
+    # then the challenger went shadow → canary → champion, and the gateway serves it alone
+    assert stages[-1][0] == "promoted", stages
+    assert ("running", "canary 50%") in stages, stages
+    assert _wait(
+        lambda: httpx.get(f"{loop['gateway']}/ready", timeout=10).json()["champion"] == version,
+        "the gateway serving the new champion", timeout=30,
+    )  # fmt: skip
+    assert _version_tags(loop, version)["retrainer.trigger_reason"] == "drift"
+    # and every artifact went to S3 through the MLflow server: the model, the gate report,
+    # the rollout report; none was written beside the project
+    keys = _s3_keys(loop)
+    assert any(k.endswith("/MLmodel") for k in keys), keys[:20]
+    assert any("gate_report.html" in k for k in keys)
+    assert any("rollout" in k and k.endswith(".html") for k in keys), keys
+    assert not (folder / ".retrainer" / "artifacts").exists()
+
+
 def test_a_signed_alert_starts_a_ct_run_that_retrains_with_the_alert_in_its_lineage(loop, server):
     # when a monitoring tool posts a signed alert
     answer = _post(loop["url"], {"alert_id": "p99-1", "reason": "p99 latency up 40%"})
@@ -229,26 +329,27 @@ def test_a_signed_alert_starts_a_ct_run_that_retrains_with_the_alert_in_its_line
     decision = _policy(loop["folder"], server)["decisions"][0]
     assert decision["status"] == "retrain", decision
     assert decision["event_id"] == event_id
-    assert decision["outcome"] in ("promoted", "not_promoted", "gate_failed")
+    assert decision["outcome"] in ("rollout_started", "promoted", "not_promoted", "gate_failed")
     # and the new version's lineage carries the reason and the id
-    tags = _version_tags(loop["folder"], decision["version"])
+    tags = _version_tags(loop, decision["version"])
     assert tags["retrainer.trigger_reason"] == "webhook"
     assert tags["retrainer.trigger_event_id"] == event_id
     assert "alert p99-1: p99 latency up 40%" in tags["retrainer.trigger_detail"]
 
 
-def _version_tags(folder: Path, version: str) -> dict:
-    from retrainer.project import Project
-    from retrainer.registry.champion import registry_for
-    from retrainer.registry.tracking import configure_mlflow
+def _version_tags(loop: dict, version: str) -> dict:
+    """The version's tags, read from the stack's MLflow server."""
+    from mlflow import MlflowClient
 
-    project = Project.load(folder / "retrainer.yaml")
-    configure_mlflow(project)
-    return dict(registry_for(project).get_version(version).tags)
+    client = MlflowClient(tracking_uri=loop["env"]["MLFLOW_TRACKING_URI"])
+    return dict(client.get_model_version("credit-default", version).tags)
 
 
 def test_twenty_alerts_within_a_minute_make_no_second_retrain(loop, server):
+    # given a one-hour cooldown (read by every run from retrainer.yaml)
+    _set_policy(loop["folder"], cooldown_hours=1)
     before = len(_ct_runs(loop["api"]))
+    retrains = [d["status"] for d in _policy(loop["folder"], server)["decisions"]].count("retrain")
     since = datetime.now(UTC)
 
     # when 20 different alerts arrive within a minute of the retrain
@@ -266,7 +367,7 @@ def test_twenty_alerts_within_a_minute_make_no_second_retrain(loop, server):
     assert len(storm) == 20
     assert {(d["status"], d["suppressed_by"]) for d in storm} == {("suppressed", "cooldown")}
     assert all("cooldown until" in d["detail"] for d in storm)
-    assert [d["status"] for d in decisions].count("retrain") == 1
+    assert [d["status"] for d in decisions].count("retrain") == retrains
     # and the people watching get one "held back" notification event, not twenty
     held = _wait(
         lambda: _events(loop["api"], since, "retrainer.retrain.suppressed"), "a held event"
@@ -343,3 +444,34 @@ def test_the_scheduler_creates_the_nightly_ct_runs(loop):
     )
     # (runs created by the triggers also start out Scheduled: these are the cron's)
     assert {(r.expected_start_time.hour, r.expected_start_time.minute) for r in runs} == {(3, 0)}
+
+
+def test_prod_up_twice_starts_one_stack_and_prod_down_leaves_no_process(loop, server):
+    import psutil
+
+    from retrainer.production.supervisor import Running
+
+    folder, prod = loop["folder"], json.loads(server["prod"])
+    pids = folder / ".retrainer" / "prod" / "pids"
+    before = {p.stem: json.loads(p.read_text())["pid"] for p in pids.glob("*.json")}
+    assert set(before) == set(PORTS)
+    family = set()
+    for path in pids.glob("*.json"):
+        proc = Running(**json.loads(path.read_text())).process()
+        assert proc is not None, path.stem
+        family |= {proc.pid, *(c.pid for c in proc.children(recursive=True))}
+
+    # when `prod up` runs again
+    again = _run([*prod, "up"], loop["env"], folder)
+
+    # then it starts nothing: the same processes serve
+    assert "already running" in again
+    assert {p.stem: json.loads(p.read_text())["pid"] for p in pids.glob("*.json")} == before
+
+    # when `prod down` runs, then no process of the stack, nor any child of one, is left
+    out = _run([*prod, "down"], loop["env"], folder)
+    assert all(f"{name}: stopped" in out for name in PORTS), out
+    alive = [pid for pid in family if psutil.pid_exists(pid)
+             and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]  # fmt: skip
+    assert alive == [], alive
+    assert list(pids.glob("*.json")) == []

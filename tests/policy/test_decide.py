@@ -198,6 +198,32 @@ def test_a_cooldown_and_a_daily_cap_hold_back_but_a_person_may_bypass_them():
     assert day_four.retrain
 
 
+def test_a_running_rollout_holds_a_retrain_back_until_it_ends_but_a_person_may_bypass_it():
+    # given a performance policy and a champion that stays degraded while v5 rolls out
+    policy = _policy(
+        triggers=[{"kind": "performance", "max_drop": 0.03}, {"kind": "on_demand"}],
+        cooldown_hours=0,
+    )
+    degraded = _perf(realised=0.70, estimated=0.70, reference=0.80)
+
+    # when the nightly check decides during the rollout, after it, and on a person's request
+    during = decide(policy, PolicyState(), _seen(performance=degraded, rollout="v5 (shadow)"))
+    after = decide(policy, PolicyState(), _seen(performance=degraded))
+    asked = decide(policy, PolicyState(), _seen(on_demand="fix deployed", rollout="v5 (shadow)"))
+    unguarded = decide(
+        _policy(triggers=[{"kind": "performance", "max_drop": 0.03}], hold_during_rollout=False),
+        PolicyState(),
+        _seen(performance=degraded, rollout="v5 (shadow)"),
+    )
+
+    # then the rollout decides first, and only then does the policy retrain
+    assert (during.status, during.suppressed_by) == ("suppressed", "rollout")
+    assert during.detail == "v5 (shadow) is under rollout: the rollout decides first"
+    assert after.retrain
+    assert asked.retrain
+    assert unguarded.retrain
+
+
 def test_the_daily_cap_counts_retrains_of_the_same_utc_day():
     policy = _policy(
         triggers=[{"kind": "on_demand", "bypass_cooldown": False}], cooldown_hours=0, max_per_day=2

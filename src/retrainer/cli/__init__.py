@@ -47,6 +47,8 @@ _COMMAND_MODULES = [
     "retrainer.cli.backtest_cmd",
     "retrainer.cli.serve_cmd",
     "retrainer.cli.rollout_cmd",
+    "retrainer.cli.prod_cmd",
+    "retrainer.cli.demo_cmd",
 ]
 
 for _name in _COMMAND_MODULES:

@@ -434,6 +434,12 @@ class DriftSection(StrictModel):
     """Drift checks: deciding metrics, thresholds, tests, overrides and the baseline."""
 
     enabled: bool = Field(default=True, description="Run drift checks.")
+    html_report: Literal["always", "on_drift", "never"] = Field(
+        default="always",
+        description="When a check renders its HTML report (a figure per column; the JSON "
+        "report, the MLflow run and the event are always written): always, only when it "
+        "finds drift, or never. An explicit --html / html= renders it regardless.",
+    )
     window_days: int = Field(
         default=7,
         ge=1,

@@ -206,6 +206,12 @@ class EstimationSettings(StrictModel):
 class MonitoringSection(StrictModel):
     """Live performance monitoring: realised metrics once labels land, estimates before."""
 
+    html_report: Literal["always", "on_degraded", "never"] = Field(
+        default="always",
+        description="When a check renders its HTML report (the JSON report, the MLflow run "
+        "and the event are always written): always, only when performance degraded, or "
+        "never. An explicit --html / html= renders it regardless.",
+    )
     metrics: list[str] | None = Field(
         default=None,
         description="Metrics to monitor, the first is the primary one (plots, event "

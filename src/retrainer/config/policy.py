@@ -229,6 +229,13 @@ class PolicySection(StrictModel):
     degradation_drop: float = Field(
         default=0.02, gt=0, description="With require_degradation: the drop that counts."
     )
+    hold_during_rollout: bool = Field(
+        default=True,
+        description="While a staged rollout (promotion.stages) of a challenger runs, a "
+        "retrain is held back: the rollout decides first. Without it, a champion that "
+        "stays degraded during the rollout retrains every cooldown, and each new challenger "
+        "restarts the plan. An on-demand request still retrains.",
+    )
     remember_events: int = Field(
         default=1_000, ge=10, description="Processed event ids kept to drop duplicates."
     )

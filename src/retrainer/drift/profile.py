@@ -41,6 +41,10 @@ _QUANTILE_LEVELS = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 _HISTOGRAM_RANGE = (0.001, 0.999)
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+"""The first two bytes of a gzip stream."""
+
+
 class ProfileError(ValueError):
     """A profile that cannot be read or does not fit the data."""
 
@@ -477,7 +481,7 @@ class BaselineProfile:
         """Read a profile written by :meth:`save`.
 
         Args:
-            path: The file (``.gz`` is decompressed).
+            path: The file (gzip-compressed or plain JSON, whatever its name says).
 
         Returns:
             The profile.
@@ -488,7 +492,9 @@ class BaselineProfile:
         path = Path(path)
         try:
             raw = path.read_bytes()
-            if path.suffix == ".gz":
+            # by content, not name: MLflow's artifact proxy serves a .gz file with
+            # Content-Encoding: gzip, so the HTTP client hands back the JSON already decoded
+            if raw[:2] == GZIP_MAGIC:
                 raw = gzip.decompress(raw)
             data = json.loads(raw.decode("utf-8"))
         except FileNotFoundError:

@@ -36,6 +36,7 @@ from retrainer.tasks.triggering import (
     record_outcome,
     release_checks,
     request_observations,
+    running_rollout,
 )
 
 TRAIN_CONCURRENCY = "retrainer-train"
@@ -126,8 +127,9 @@ def _check_and_decide(
         configure_tracking(project)
         champion = load_champion(project, model=False)
         observed = base_observations(
-            request, now, champion, project.config.fingerprint(), code_version(project.root)
-        )
+            request, now, champion, project.config.fingerprint(), code_version(project.root),
+            running_rollout(project),
+        )  # fmt: skip
         steps = _run_checks(str(project.config_path), as_of, has_champion=champion is not None)
         observed = _with_checks(project, observed, steps, as_of, champion)
         decision, record_id = decide_and_record(project, observed, request, run_id)

@@ -11,8 +11,9 @@ now and returns a :class:`Decision` with the state to keep. Check order:
 2. **require_degradation.** When every fired trigger is a drift trigger and realised and
    estimated performance hold (no available basis is worse than the champion's recorded value
    by ``degradation_drop``), the retrain is waste: ``suppressed`` by ``require_degradation``.
-3. **Cooldown** since the last retrain, then the **daily cap** — both skipped for an
-   on-demand request that may bypass them: ``suppressed``.
+3. **A running rollout** (``hold_during_rollout``), then the **cooldown** since the last
+   retrain, then the **daily cap** — all skipped for an on-demand request that may bypass
+   them: ``suppressed``.
 4. **Labels.** Too few labelled rows, overall or for a class: ``waiting_for_labels``, with the
    counts.
 5. Otherwise ``retrain``: the state records the retrain and the counters of the fired
@@ -374,10 +375,19 @@ def _guard(
         perf = obs.performance
         assert perf is not None
         return "require_degradation", (
-            f"drift without degradation: {perf.metric} realised {perf.realised}, estimated "
-            f"{perf.estimated}, champion {perf.reference:.4g} (a retrain now is waste)"
+            f"drift without degradation: {perf.metric} realised {_num(perf.realised)}, "
+            f"estimated {_num(perf.estimated)}, champion {perf.reference:.4g} "
+            "(a retrain now is waste)"
         )
-    return None if fired.bypass else held_by_time(policy, state, obs.now)
+    if fired.bypass:
+        return None
+    if policy.hold_during_rollout and obs.rollout is not None:
+        return "rollout", f"{obs.rollout} is under rollout: the rollout decides first"
+    return held_by_time(policy, state, obs.now)
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4g}"
 
 
 def held_by_time(

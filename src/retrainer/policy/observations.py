@@ -97,6 +97,8 @@ class Observations:
         code_version: The running code's version; ``champion_code_version`` the champion's.
         alerts: Webhook alerts and events delivered to this decision.
         on_demand: A person's request, with the reason they gave.
+        rollout: The challenger a staged rollout is running for, e.g. ``v5 (canary 25%)``
+            (None: no rollout runs).
     """
 
     now: datetime
@@ -113,3 +115,4 @@ class Observations:
     champion_code_version: str | None = None
     alerts: tuple[Alert, ...] = ()
     on_demand: str | None = None
+    rollout: str | None = None

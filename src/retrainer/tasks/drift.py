@@ -43,7 +43,7 @@ from retrainer.project import Project
 from retrainer.registry.champion import Champion, load_champion
 from retrainer.tasks.artifacts import artifact_key, publish_markdown
 from retrainer.tasks.monitoring import load_version, metric_rows, screen_reads, version_label
-from retrainer.tasks.reporting import log_report_run, write_report_files
+from retrainer.tasks.reporting import html_wanted, log_report_run, report_line, write_report_files
 
 __all__ = ["DriftCheckError"]
 
@@ -459,20 +459,25 @@ def write_drift_report(
 ) -> tuple[str, str]:
     """Write the HTML and JSON reports under ``<state_dir>/reports/drift`` (and ``html``).
 
+    The HTML report follows ``drift.html_report``; ``html`` asks for it regardless.
+
     Returns:
-        Paths of the HTML and JSON files in the state directory.
+        Paths of the HTML (None when not rendered) and JSON files in the state directory.
     """
+    wanted = html_wanted(project.config.drift.html_report, check.drifted, html is not None)
     return write_report_files(
         project.reports_dir("drift"),
         f"drift-{check.window_start}-{check.window_end}",
-        render_html(check),
+        render_html(check) if wanted else None,
         check.to_dict(),
         html,
     )
 
 
 @task(name="log-drift-run", cache_policy=NO_CACHE)
-def log_drift_run(project: Project, check: DriftCheck, html_path: str, json_path: str) -> str:
+def log_drift_run(
+    project: Project, check: DriftCheck, html_path: str | None, json_path: str
+) -> str:
     """Log every statistic to an MLflow run tagged ``retrainer.kind=drift``.
 
     Returns:
@@ -501,7 +506,7 @@ def log_drift_run(project: Project, check: DriftCheck, html_path: str, json_path
         tags,
         params,
         metrics,
-        [html_path, json_path],
+        [p for p in (html_path, json_path) if p],
         "drift",
     )
     get_run_logger().info("logged drift run %s (%d metrics)", run_id, len(metrics))
@@ -509,10 +514,10 @@ def log_drift_run(project: Project, check: DriftCheck, html_path: str, json_path
 
 
 @task(name="publish-drift-artifact", cache_policy=NO_CACHE)
-def publish_drift_report(project: Project, check: DriftCheck, html_path: str) -> None:
+def publish_drift_report(project: Project, check: DriftCheck, html_path: str | None) -> None:
     """The markdown summary as a Prefect artifact."""
     publish_markdown(
         artifact_key("drift", project.model_name),
-        render_markdown(check) + f"\n\nHTML report: `{html_path}`\n",
+        render_markdown(check) + report_line(html_path, "drift.html_report"),
         description=f"Drift of {project.model_name}: {check.verdict}",
     )

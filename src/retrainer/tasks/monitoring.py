@@ -45,7 +45,14 @@ from retrainer.registry.champion import (
 from retrainer.registry.lineage import load_model
 from retrainer.registry.models import CHAMPION, RegistryError
 from retrainer.tasks.artifacts import artifact_key, publish_markdown
-from retrainer.tasks.reporting import MetricLog, log_report_run, metric_key, write_report_files
+from retrainer.tasks.reporting import (
+    MetricLog,
+    html_wanted,
+    log_report_run,
+    metric_key,
+    report_line,
+    write_report_files,
+)
 from retrainer.tasks.validation import (
     publish_validation_summary,
     resolve_validation_suite,
@@ -528,13 +535,17 @@ def write_html_report(
 ) -> tuple[str, str]:
     """Write the HTML and JSON reports under ``<state_dir>/reports/monitoring`` (and ``html``).
 
+    The HTML report follows ``monitoring.html_report``; ``html`` asks for it regardless.
+
     Returns:
-        Paths of the HTML and JSON files in the state directory.
+        Paths of the HTML (None when not rendered) and JSON files in the state directory.
     """
+    setting = project.config.monitoring.html_report
+    wanted = html_wanted(setting, report.degraded, html is not None)
     return write_report_files(
         project.reports_dir("monitoring"),
         f"performance-{report.as_of}",
-        render_html(report),
+        render_html(report) if wanted else None,
         report.to_dict(),
         html,
     )
@@ -542,7 +553,7 @@ def write_html_report(
 
 @task(name="log-monitoring-run", cache_policy=NO_CACHE)
 def log_monitoring_run(
-    project: Project, report: PerformanceReport, html_path: str, json_path: str
+    project: Project, report: PerformanceReport, html_path: str | None, json_path: str
 ) -> str:
     """Log every statistic to an MLflow run tagged ``retrainer.kind=monitoring``.
 
@@ -571,16 +582,21 @@ def log_monitoring_run(
     }
     metrics = metric_rows(report_metrics(report))
     run_id = log_report_run(
-        f"monitor-{report.as_of}", tags, params, metrics, [html_path, json_path], "monitoring"
+        f"monitor-{report.as_of}",
+        tags,
+        params,
+        metrics,
+        [p for p in (html_path, json_path) if p],
+        "monitoring",
     )
     get_run_logger().info("logged monitoring run %s (%d metrics)", run_id, len(metrics))
     return run_id
 
 
 @task(name="publish-monitoring-artifact", cache_policy=NO_CACHE)
-def publish_report(project: Project, report: PerformanceReport, html_path: str) -> None:
+def publish_report(project: Project, report: PerformanceReport, html_path: str | None) -> None:
     """The markdown summary as a Prefect artifact."""
-    markdown = render_markdown(report) + f"\n\nHTML report: `{html_path}`\n"
+    markdown = render_markdown(report) + report_line(html_path, "monitoring.html_report")
     publish_markdown(
         artifact_key("performance", project.model_name),
         markdown,

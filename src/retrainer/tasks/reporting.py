@@ -40,20 +40,38 @@ class MetricLog:
         self.rows.append((key, value, step, stamp))
 
 
+def html_wanted(setting: str, finding: bool, asked: bool) -> bool:
+    """Whether a check renders its HTML report (``html_report``: always, on_*, never)."""
+    return asked or setting == "always" or (finding and setting != "never")
+
+
+def report_line(html_path: str | None, setting: str) -> str:
+    """The markdown artifact's last line: where the HTML report is, or why there is none."""
+    if html_path is None:
+        return f"\n\nNo HTML report this time (`{setting}`).\n"
+    return f"\n\nHTML report: `{html_path}`\n"
+
+
 def write_report_files(
-    directory: Path, name: str, page: str, document: dict[str, Any], copy_html_to: str | None
-) -> tuple[str, str]:
+    directory: Path,
+    name: str,
+    page: str | None,
+    document: dict[str, Any],
+    copy_html_to: str | None,
+) -> tuple[str | None, str]:
     """Write ``<name>-<UTC stamp>.html`` and ``.json`` in ``directory`` (and a copy of the page).
 
     Returns:
-        Paths of the HTML and JSON files in ``directory``.
+        Paths of the HTML (None when there is no page) and JSON files in ``directory``.
     """
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
     base = directory / f"{name}-{stamp}"
-    html_path = base.with_suffix(".html")
-    html_path.write_text(page, encoding="utf-8")
     json_path = base.with_suffix(".json")
     json_path.write_text(json.dumps(document, indent=2), encoding="utf-8")
+    if page is None:
+        return None, str(json_path)
+    html_path = base.with_suffix(".html")
+    html_path.write_text(page, encoding="utf-8")
     if copy_html_to:
         target = Path(copy_html_to)
         target.parent.mkdir(parents=True, exist_ok=True)

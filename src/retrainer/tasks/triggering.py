@@ -85,10 +85,26 @@ class Request:
         }
 
 
+def running_rollout(project: Project) -> str | None:
+    """The challenger a staged rollout runs for, as ``v5 (canary 25%)``, or None."""
+    from retrainer.rollout import stage_name
+    from retrainer.store import open_store
+
+    state = open_store(project).rollouts.get(project.model_name)
+    if state is None or state.status != "running":
+        return None
+    return f"v{state.challenger} ({stage_name(project.config.promotion.stages, state)})"
+
+
 def base_observations(
-    request: Request, now: datetime, champion: Champion | None, config_hash: str, code: str
+    request: Request,
+    now: datetime,
+    champion: Champion | None,
+    config_hash: str,
+    code: str,
+    rollout: str | None = None,
 ) -> Observations:
-    """What is known without running a check: the request, the champion's lineage."""
+    """What is known without running a check: the request, the champion's lineage, a rollout."""
     tags = champion.tags if champion else {}
     trained = tags.get("retrainer.as_of")
     return Observations(
@@ -101,6 +117,7 @@ def base_observations(
         champion_code_version=tags.get("retrainer.code_version"),
         alerts=request.alerts(),
         on_demand=request.on_demand(),
+        rollout=rollout,
     )
 
 

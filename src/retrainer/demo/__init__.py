@@ -1,0 +1,1 @@
+"""``retrainer demo``: the whole loop on a simulated stream (see :mod:`retrainer.demo.loop`)."""
