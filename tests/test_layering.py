@@ -34,6 +34,8 @@ CORE = [
     "retrainer.metrics",
     "retrainer.training",
     "retrainer.backtest",
+    "retrainer.production",
+    "retrainer.demo",
 ]
 
 # Imports each module and every submodule of each package, in a fresh interpreter; prints the

@@ -69,6 +69,18 @@ def test_a_canary_arm_that_is_worse_and_fails_requests_is_aborted_on_its_evidenc
     assert "error_rate" in step.reason
 
 
+def test_int_answers_meet_a_truth_column_that_unlabelled_requests_made_float():
+    # given a canary whose answers are all ints (no request failed) and labels for half the
+    # requests (the missing ones turn the joined truth into floats: 1.0, NaN)
+    log, truth = _log(8000, 3, right={"6": 0.85, "7": 0.15}, shadow=False)
+    log["label"] = log["label"].astype(int)
+    arrived = truth.sample(frac=0.5, random_state=1)
+
+    # when its evidence is built, then each arm's accuracy is measured: 15% against 85%
+    ev = build_evidence(log, arrived, "7")
+    assert ev.values["metric_delta"] == pytest.approx(-0.70, abs=0.05)
+
+
 def test_without_labels_the_accuracy_cannot_be_measured():
     log, truth = _log(200, 3, right={"6": 0.8, "7": 0.8}, shadow=False)
     ev = build_evidence(log, truth.iloc[:0], "7")

@@ -9,9 +9,11 @@ concept drift) is replayed one day at a time through the real flows and the real
 2. each day's rows are sent to ``retrainer serve`` on 127.0.0.1 (a subprocess, as users
    start it), one request per loan, and the labels that arrive that day go to ``/feedback``;
 3. the reconcile-rollout flow advances the rollout on what the gateway logged;
-4. after the first promotion a deliberately bad model (trained on inverted labels) is put
-   into the rollout by hand: the canary's analysis aborts it; then one ``retrainer
-   rollback`` is shown, and the champion is promoted back.
+4. after the first promotion a deliberately bad model is trained on inverted labels (a
+   broken label join): its gate, scored on the same broken labels, lets it into the rollout
+   (or, should the gate catch it, it is put there by hand), and the canary's analysis on
+   the real outcomes aborts it; then one ``retrainer rollback`` is shown, and the champion
+   is promoted back.
 
 Everything lands in ``<folder>``: the data, the MLflow store, the operational store, the
 Prefect database of the runs, the reports, the timeline (PNG, HTML, JSON) and the log of
@@ -404,7 +406,7 @@ class Demo:
                               "/rollout")  # fmt: skip
 
     def bad_retrain(self, day: str) -> None:
-        """Train a model on inverted labels and put it into the rollout by hand."""
+        """Train a model on inverted labels; it enters the rollout by its gate or by hand."""
         from retrainer.flows.train import train
         from retrainer.project import Project
         from retrainer.tasks.promotion import start_rollout
@@ -414,16 +416,20 @@ class Demo:
                         detail="deliberately bad: trained on inverted labels")  # fmt: skip
         version = str(trained["version"])
         self.bad_version = version
-        self.timeline.mark(day, "gate_failed" if trained["gate"]["status"] == "failed"
-                           else "gate_passed",
-                           f"v{version} trained on inverted labels (a broken label join); "
-                           f"gate {trained['gate']['status']}")  # fmt: skip
-        started = start_rollout(Project.load(self.settings.config), version)
-        self.timeline.mark(day, "advance", f"v{version} put into the rollout by hand "
-                                           f"(retrainer rollout start {version})")  # fmt: skip
+        state = self.rollout()
+        if state is not None and state.challenger == version and state.status == "running":
+            self.timeline.mark(day, "gate_passed", f"v{version} trained on inverted labels (a "
+                               "broken label join); its gate, scored on the same broken labels, "
+                               "passed: shadow rollout started")  # fmt: skip
+        else:
+            self.timeline.mark(day, "gate_failed", f"v{version} trained on inverted labels (a "
+                               "broken label join); gate failed, put into the rollout by hand "
+                               f"(retrainer rollout start {version})")  # fmt: skip
+            state = start_rollout(Project.load(self.settings.config), version).state
+        revision = state.revision
         assert self.gateway is not None
         self.gateway.wait_for(
-            lambda a: a.get("rollout", {}).get("revision") == started.state.revision, "/rollout"
+            lambda a: a.get("rollout", {}).get("revision") == revision, "/rollout"
         )
 
     def _bad_project(self) -> Path:

@@ -20,6 +20,8 @@ machine waits for the minimum evidence of the stage before judging).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -53,6 +55,30 @@ def _error_rate(rows: pd.DataFrame) -> float | None:
     if rows.empty:
         return None
     return float(rows["error"].notna().mean())
+
+
+def _key(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, bool | np.bool_):
+        return str(int(value))
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def label_keys(values: pd.Series) -> pd.Series:
+    """Labels in one comparable form: ``1``, ``1.0`` and ``True`` are the same class.
+
+    A truth column with unlabelled rows holds floats (``1.0``), the gateway logs the model's
+    ``1``: compared as they are, no answer would ever be right.
+    """
+    return values.map(_key)
+
+
+def same_label(a: pd.Series, b: pd.Series) -> pd.Series:
+    """Row by row: whether two label columns name the same class."""
+    return label_keys(a).to_numpy() == label_keys(b).to_numpy()
 
 
 def with_truth(rows: pd.DataFrame, truth: pd.Series) -> pd.DataFrame:
@@ -97,15 +123,15 @@ def build_evidence(
     if shadowed:
         pairs = ok_mine.merge(ok_theirs, on="base_id", suffixes=("", "_champion"))
         values["agreement"] = (
-            float((pairs["label"].astype(str) == pairs["label_champion"].astype(str)).mean())
+            float(same_label(pairs["label"], pairs["label_champion"]).mean())
             if len(pairs)
             else None
         )
         known = pairs[pairs["truth"].notna()]
         values["metric_delta"] = (
             float(
-                (known["label"].astype(str) == known["truth"].astype(str)).mean()
-                - (known["label_champion"].astype(str) == known["truth"].astype(str)).mean()
+                same_label(known["label"], known["truth"]).mean()
+                - same_label(known["label_champion"], known["truth"]).mean()
             )
             if len(known)
             else None
@@ -118,9 +144,7 @@ def build_evidence(
         arms = []
         for arm in (ok_theirs, ok_mine):
             known = arm[arm["truth"].notna()]
-            arms.append(
-                (int((known["label"].astype(str) == known["truth"].astype(str)).sum()), len(known))
-            )
+            arms.append((int(same_label(known["label"], known["truth"]).sum()), len(known)))
         (hits_a, n_a), (hits_b, n_b) = arms
         values["metric_delta"] = hits_b / n_b - hits_a / n_a if n_a and n_b else None
         if n_a and n_b:

@@ -19,7 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from retrainer.reports import Section, figure_to_data_uri, render_report
-from retrainer.rollout.evidence import with_truth
+from retrainer.rollout.evidence import same_label, with_truth
 from retrainer.rollout.machine import RolloutState
 
 ARMS = {"champion": "#57606a", "challenger": "#0969da", "shadow": "#8250df"}
@@ -43,9 +43,7 @@ def wilson(hits: int, n: int, level: float = 0.95) -> tuple[float, float]:
 
 def _labelled(log: pd.DataFrame, truth: pd.Series) -> pd.DataFrame:
     out = with_truth(log, truth)
-    out["correct"] = np.where(
-        out["truth"].notna(), out["label"].astype(str) == out["truth"].astype(str), np.nan
-    )
+    out["correct"] = np.where(out["truth"].notna(), same_label(out["label"], out["truth"]), np.nan)
     return out
 
 
@@ -87,7 +85,7 @@ def paired_table(log: pd.DataFrame) -> pd.DataFrame:
     pairs = shadow.merge(champion, on="base_id", suffixes=("", "_champion"))
     if pairs.empty:
         return pd.DataFrame()
-    agreement = float((pairs["label"].astype(str) == pairs["label_champion"].astype(str)).mean())
+    agreement = float(same_label(pairs["label"], pairs["label_champion"]).mean())
     known = pairs[pairs["truth"].notna()]
     row: dict[str, Any] = {"pairs": len(pairs), "agreement": agreement, "labelled": len(known)}
     if len(known) > 1:
