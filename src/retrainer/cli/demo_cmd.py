@@ -24,13 +24,17 @@ from retrainer.cli._common import ExitCode
 STYLE = {
     "quarantined": "yellow", "drift": "yellow", "suppressed": "dim", "retrain": "cyan",
     "gate_passed": "green", "gate_failed": "red", "advance": "cyan", "promoted": "bold green",
-    "aborted": "bold red", "rollback": "magenta",
+    "aborted": "bold red", "rollback": "magenta", "paused": "yellow",
 }  # fmt: skip
 
 
 @contextmanager
 def _quiet(log: IO[str], verbose: bool) -> Iterator[None]:
-    """Send stdout, stderr and every log handler on them to ``log`` (unless verbose)."""
+    """Send stdout, stderr and every log handler on them to ``log`` (unless verbose).
+
+    At the file-descriptor level too: the ephemeral Prefect server and the gateway are
+    child processes that write to descriptors 1 and 2 directly.
+    """
     if verbose:
         yield
         return
@@ -43,10 +47,20 @@ def _quiet(log: IO[str], verbose: bool) -> Iterator[None]:
     root = logging.getLogger()
     mine = logging.StreamHandler(log)
     root.addHandler(mine)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    os.dup2(log.fileno(), 1)
+    os.dup2(log.fileno(), 2)
     try:
         with redirect_stdout(log), redirect_stderr(log):
             yield
     finally:
+        log.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in saved:
+            os.close(fd)
         root.removeHandler(mine)
         for handler, stream in moved:
             _set_stream(handler, stream)
@@ -65,8 +79,8 @@ def demo(
 ) -> None:
     """Run the whole continuous-training loop day by day, with a real gateway and traffic.
 
-    Simulates 44 days of loan applications (label delay 2 days; incomes drop on day 22, a
-    bad batch on day 25, a downturn changes who defaults from day 27) and replays them from
+    Simulates 44 days of loan applications (label delay 1 day; incomes drop on day 22, a
+    downturn changes who defaults from day 23, a bad batch on day 25) and replays them from
     day 20: nightly continuous-training runs, the day's requests through `retrainer serve`,
     the outcomes as feedback, the staged rollout. Needs no server. Exits 0 when the story
     is told, 2 when it cannot run.
@@ -84,7 +98,9 @@ def demo(
         write_timeline,
     )
 
-    out = Console(file=sys.__stdout__, highlight=False, soft_wrap=True)
+    # the story goes to the terminal through its own descriptor (1 and 2 go to the log)
+    terminal = os.fdopen(os.dup(sys.__stdout__.fileno()), "w", buffering=1)
+    out = Console(file=terminal, highlight=False, soft_wrap=True)
     settings = DemoSettings(folder=folder.resolve(), rows_per_day=rows_per_day)
     started = time.monotonic()
     try:
@@ -102,7 +118,7 @@ def demo(
 
     out.print(
         f"Simulated 44 days of loan applications in {settings.folder}/data "
-        f"({rows_per_day} a day, outcomes known 2 days later).\n"
+        f"({rows_per_day} a day, outcomes known a day later).\n"
         "Replaying from day 20 through the continuous-training flow, the gateway and "
         f"the staged rollout. Prefect's own output: {log_path}\n",
         markup=False,

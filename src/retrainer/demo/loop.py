@@ -61,7 +61,7 @@ class DemoSettings:
     folder: Path
     scenario: str = "loop"
     rows_per_day: int = 500
-    label_delay: int = 2
+    label_delay: int = 1
     first_model_day: int = 20
     seed: int = 0
 
@@ -99,19 +99,20 @@ estimator:
   params: {max_iter: 60, learning_rate: 0.1}
 state_dir: .retrainer
 training:
-  window: {kind: fixed, days: 21}
-# The gate lets a challenger through when it is at least as good on the fresh holdout;
-# the staged rollout then judges it on live traffic.
+  window: {kind: fixed, days: 7}
+# The gate lets a challenger through when it is not worse than the champion by more than
+# 0.03 AUC on the fresh holdout (a few days: a wide interval); the staged rollout then
+# judges it on live traffic.
 gates:
   holdout: {days: 3}
-  comparison: {mode: non_inferiority, margin: 0.01}
-# Nightly checks over the last 3 days; their HTML reports are skipped (the demo writes its
+  comparison: {mode: non_inferiority, margin: 0.03}
+# Nightly checks over the last few days; their HTML reports are skipped (the demo writes its
 # own timeline), the JSON reports and MLflow runs are kept.
 drift:
   window_days: 3
   html_report: never
 monitoring:
-  window_days: 3
+  window_days: 4
   html_report: never
 # The nightly run retrains on a performance drop; drift alone is held back while
 # performance holds (require_degradation), and a retrain needs enough labels.
@@ -125,7 +126,7 @@ policy:
       scope: overall
       consecutive: 2
     - kind: on_demand
-  cooldown_hours: 48
+  cooldown_hours: 24
   require_degradation: true
   labels: {min_rows: 500, min_per_class: 30}
 # A passed gate hands the challenger to a staged rollout through the gateway: shadow (is it
@@ -305,6 +306,8 @@ class Demo:
     bad_version: str | None = None
     good_version: str | None = None
     rolled_back: bool = False
+    drifting: str | None = None  # the drifted columns of the last check (told once)
+    holding: str | None = None  # the guard that held the last retrain back (told once)
 
     @property
     def config(self) -> str:
@@ -339,10 +342,15 @@ class Demo:
             self.timeline.mark(day, "quarantined", self._quarantine_reason(day))
         if record.drifted:
             columns = ", ".join(drift.get("drifted_features") or []) or "predictions"
-            if not any(m.kind == "drift" for m in self.timeline.moments[-3:]):
+            if columns != self.drifting:  # a new drift, not the same one again
                 self.timeline.mark(day, "drift", f"drift detected in {columns}")
-        if decision["status"] == "suppressed":
+            self.drifting = columns
+        elif drift.get("rows"):
+            self.drifting = None
+        guard = decision.get("suppressed_by")
+        if decision["status"] == "suppressed" and guard != self.holding:
             self.timeline.mark(day, "suppressed", f"retrain held back: {decision['detail']}")
+        self.holding = guard if decision["status"] == "suppressed" else None
         if "retrain" in result:
             self._retrained(day, result["retrain"], decision)
         return record
@@ -392,15 +400,15 @@ class Demo:
             return
         result = reconcile_rollout(config=self.config)
         action, after = result["action"], self.rollout()
-        if action in ("advance", "promote", "abort"):
-            version = after.challenger
-            text = {
-                "advance": f"v{version} → {_stage(self.project(), after)}",
-                "promote": f"v{version} promoted: champion after shadow and canary",
-                "abort": f"v{version} aborted, rolled back: {result['reason']}",
-            }[action]
-            kind = {"advance": "advance", "promote": "promoted", "abort": "aborted"}[action]
-            self.timeline.mark(day, kind, text)
+        told = {
+            "advance": ("advance", f"→ {_stage(self.project(), after)}"),
+            "promote": ("promoted", "promoted: champion after shadow and canary"),
+            "pause": ("paused", f"paused for a person: {result['reason']}"),
+            "abort": ("aborted", f"aborted, rolled back: {result['reason']}"),
+        }
+        if action in told:
+            kind, text = told[action]
+            self.timeline.mark(day, kind, f"v{after.challenger} {text}")
         assert self.gateway is not None
         self.gateway.wait_for(lambda a: a.get("rollout", {}).get("revision") == after.revision,
                               "/rollout")  # fmt: skip
@@ -567,7 +575,7 @@ def ledger(demo: Demo) -> pd.DataFrame:
         {"action": r.action, "from": r.from_version, "to": r.to_version, "reason": r.reason}
         for r in rows
     ]
-    frame = pd.DataFrame(records, columns=["action", "from", "to", "reason"])
+    frame = pd.DataFrame(records, columns=["action", "from", "to", "reason"]).fillna("")
     return frame.iloc[::-1].reset_index(drop=True)
 
 

@@ -14,15 +14,21 @@ import numpy as np
 import pandas as pd
 
 MARKS = {
-    "retrain": ("#1f77b4", "retrain"),
-    "gate_passed": ("#2ca02c", "gate passed"),
-    "gate_failed": ("#d62728", "gate failed"),
+    "retrain": ("#1f77b4", "trained"),
     "promoted": ("#2ca02c", "promoted"),
-    "aborted": ("#d62728", "rolled back"),
+    "paused": ("#8c564b", "paused (inconclusive)"),
+    "aborted": ("#d62728", "aborted in canary"),
     "rollback": ("#9467bd", "rollback by hand"),
-    "quarantined": ("#ff7f0e", "quarantined"),
+    "quarantined": ("#ff7f0e", "bad batch quarantined"),
 }
-"""Moment kind → colour and legend label."""
+"""The moments the figure marks (kind → colour, label); the page lists every moment."""
+
+OUTCOMES = {
+    "promoted": "promoted",
+    "paused": "paused: inconclusive",
+    "aborted": "aborted, rolled back",
+    "first": "first champion",
+}
 
 
 @dataclass
@@ -113,7 +119,10 @@ def summary(timeline: Timeline) -> pd.DataFrame:
     for version in versions:
         served = frame.get(f"v{version}", pd.Series(dtype=float)).fillna(0)
         days = frame.loc[served > 0, "day"]
-        ended = [m.text for m in timeline.moments if f"v{version}" in m.text.split()[:1]]
+        mine = [m for m in timeline.moments if m.text.split()[:1] == [f"v{version}"]]
+        ended = [f"{OUTCOMES[m.kind]} {m.day}" for m in mine if m.kind in OUTCOMES]
+        if not ended and any("first model" in m.text for m in mine):
+            ended = [f"{OUTCOMES['first']} {mine[0].day}"]
         rows.append(
             {
                 "version": f"v{version}",
@@ -145,14 +154,15 @@ def figure(timeline: Timeline) -> Any:
     )
     drift.set_ylabel("drifted columns\n(share)")
     _shares(share, frame, x)
-    for moment in timeline.moments:
-        colour, _label = MARKS.get(moment.kind, ("#777", moment.kind))
+    for moment in [m for m in timeline.moments if m.kind in MARKS]:
+        colour, label = MARKS[moment.kind]
         for ax in axes:
             ax.axvline(pd.Timestamp(moment.day), color=colour, lw=1, alpha=0.6, ls="--")
+        version = moment.text.split()[0] if moment.text.startswith("v") else ""
         metric.annotate(
-            moment.text.split(":")[0], (pd.Timestamp(moment.day), 1.0),
-            xycoords=("data", "axes fraction"), rotation=90, fontsize=7, va="top", ha="right",
-            color=colour,
+            f"{version} {label}".strip(), (pd.Timestamp(moment.day), 0.02),
+            xycoords=("data", "axes fraction"), rotation=90, fontsize=8, va="bottom",
+            ha="right", color=colour,
         )  # fmt: skip
     for ax in axes:
         ax.grid(alpha=0.3)

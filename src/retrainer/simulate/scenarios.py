@@ -424,11 +424,11 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(
             "loop",
             "retrainer demo: the whole loop in 44 days: clean until day 21, incomes drop on "
-            "day 22, a unit_change batch on day 25, the downturn concept from day 27",
+            "day 22, the downturn concept from day 23, a unit_change batch on day 25",
             days=44,
             drifts=(
                 _spec("income_drop", "sudden", 22, **_INCOME_DROP),
-                _spec("downturn", "sudden", 27, **_DOWNTURN),
+                _spec("downturn", "sudden", 23, **_DOWNTURN),
             ),
             incidents=(IncidentSpec(25, "unit_change", "loan_amount"),),
         ),
