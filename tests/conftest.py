@@ -35,7 +35,12 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Long modules first (stable): ``--dist loadfile`` hands whole modules to the workers,
     and a long one picked up last would leave the other worker idle at the end."""
-    items.sort(key=lambda item: item.get_closest_marker("long") is None)
+    items.sort(
+        key=lambda item: (
+            item.get_closest_marker("long") is None,
+            "/integration/" not in str(item.path),  # the longest module: first of all
+        )
+    )
 
 
 def services_required() -> bool:

@@ -125,11 +125,11 @@ def loop(server) -> Iterator[dict]:
     env = _env(server)
     retrainer = [sys.executable, "-m", "retrainer"]
     _run([*retrainer, "simulate", "--days", "80", "--rows-per-day", "200"], env, folder)
-    _run([*retrainer, "train", "--as-of", "2026-03-01"], env, folder)
-    api = server["PREFECT_API_URL"]
-    # the first model's validated batches start a CT run (new data): let it end
-    _wait(lambda: _ct_runs(api) and all(r.state.is_final() for r in _ct_runs(api)),
-          "the CT run of the first model's new data", timeout=300, every=1)  # fmt: skip
+    # the first model goes to the stack's MLflow server and store, but its run's events to
+    # Prefect's ephemeral API: on the stack's server, its validated batches would start a
+    # CT run while it trains (one that finds no champion yet and trains one of its own)
+    offline = {k: v for k, v in env.items() if k != "PREFECT_API_URL"}
+    _run([*retrainer, "train", "--as-of", "2026-03-01"], offline, folder)
     stack = json.loads((folder / ".retrainer" / "prod" / "stack.json").read_text())
     url = f"http://127.0.0.1:{stack['ports']['webhook']}"
     gateway = f"http://127.0.0.1:{stack['ports']['gateway']}"
