@@ -34,7 +34,11 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Long modules first (stable): ``--dist loadfile`` hands whole modules to the workers,
-    and a long one picked up last would leave the other worker idle at the end."""
+    and a long one picked up last would leave the other worker idle at the end.
+
+    ``make test`` passes ``--no-loadscope-reorder``: by default xdist reorders the modules by
+    their number of tests, which put the integration module (few tests, the longest) last.
+    """
     items.sort(
         key=lambda item: (
             item.get_closest_marker("long") is None,

@@ -341,10 +341,16 @@ def test_a_signed_alert_starts_a_ct_run_that_retrains_with_the_alert_in_its_line
 
 
 def _version_tags(loop: dict, version: str) -> dict:
-    """The version's tags, read from the stack's MLflow server."""
+    """The version's tags, read from the stack's MLflow server.
+
+    Both URIs are given: a test module run before this one in the same process may have
+    left a registry URI set globally (mlflow.set_registry_uri), which a client built from a
+    tracking URI alone would follow.
+    """
     from mlflow import MlflowClient
 
-    client = MlflowClient(tracking_uri=loop["env"]["MLFLOW_TRACKING_URI"])
+    uri = loop["env"]["MLFLOW_TRACKING_URI"]
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     return dict(client.get_model_version("credit-default", version).tags)
 
 
