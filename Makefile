@@ -54,7 +54,7 @@ format: $(STAMP)
 # Regenerate the lock after changing dependencies in pyproject.toml.
 lock: $(BIN)/python
 	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
-	$(BIN)/uv pip compile pyproject.toml --extra dev --extra postgres --python-version 3.11 \
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra postgres --extra dask --python-version 3.11 \
 		--quiet -o requirements.lock
 
 # The whole continuous-training loop on the embedded default (no servers), day by day:

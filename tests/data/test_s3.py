@@ -73,3 +73,54 @@ def test_missing_object_names_its_uri(bucket):
     storage = open_storage(f"s3://{bucket}/stream")
     with pytest.raises(StorageError, match=f"s3://{bucket}/stream/nope.parquet"):
         storage.read_bytes("nope.parquet")
+
+
+def test_a_large_file_streams_from_s3_one_row_group_at_a_time(bucket):
+    import io
+
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from retrainer.data.storage import RangedObject
+
+    # given a 200,000-row partition written as 20 row groups (~ 8 MB) on S3
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "id": np.arange(200_000),
+            "x": rng.normal(size=200_000),
+            "blob": rng.normal(size=200_000),
+            "y": rng.normal(size=200_000),
+        }
+    )
+    buffer = io.BytesIO()
+    pq.write_table(pa.Table.from_pandas(frame), buffer, row_group_size=10_000, compression=None)
+    size = buffer.getbuffer().nbytes
+    storage = open_storage(f"s3://{bucket}/big")
+    storage.write_bytes("features/date=2026-01-01/part-00000.parquet", buffer.getvalue())
+    opened: list[RangedObject] = []
+    original = storage.open
+
+    def spy(key):
+        reader = original(key)
+        opened.append(reader.raw)
+        return reader
+
+    storage.open = spy  # to count the GETs the real reader makes
+
+    # when two of its columns are streamed in chunks of 10,000 rows
+    table = PartitionedTable(storage, "features")
+    chunks = list(table.iter_batches(columns=["id", "x"], batch_size=10_000))
+
+    # then every row arrives, in chunks, and the object was fetched by ranged GETs of at most
+    # the reader's buffer (1 MiB), never whole: memory holds a buffer and a chunk, not the file
+    assert sum(len(c) for c in chunks) == 200_000
+    assert max(len(c) for c in chunks) == 10_000
+    pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), frame[["id", "x"]])
+    (raw,) = opened
+    assert raw.largest <= RangedObject.CHUNK < size
+    assert raw.gets >= size // RangedObject.CHUNK
+    # and a missing column is named, with the file
+    with pytest.raises(Exception, match=r"missing column\(s\) \['nope'\].*part-00000"):
+        list(table.iter_batches(columns=["id", "nope"]))

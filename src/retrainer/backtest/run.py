@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -44,6 +45,7 @@ class BacktestResult:
         checks: Drift checks, monitoring runs and gates computed.
         excluded: Partitions never trained on or measured, with why.
         pricing: How costs and value were priced.
+        ran_on: Where the window groups were replayed (``local``, or the runner's label).
     """
 
     start: date
@@ -62,6 +64,7 @@ class BacktestResult:
     fits_ahead_unused: int = 0
     excluded: dict[str, str] = field(default_factory=dict)
     pricing: Pricing | None = None
+    ran_on: str = "local"
 
     @property
     def fits_shared(self) -> int:
@@ -102,6 +105,7 @@ class BacktestResult:
             },
             "checks": self.checks,
             "seconds": round(self.seconds, 2),
+            "ran_on": self.ran_on,
             "excluded_partitions": self.excluded,
             "retrains": {run.name: [r.to_dict() for r in run.retrains] for run in self.runs},
         }
@@ -159,6 +163,47 @@ def _workers(n_jobs: int, groups: int) -> tuple[int, int]:
     return replaying, max(0, processes - replaying) // replaying
 
 
+#: Replays window groups elsewhere (a Dask cluster): ``(config, history, groups, days,
+#: initial_day) -> results`` in any order, one per group.
+GroupRunner = Callable[
+    [RetrainerConfig, History, list[list[PolicySpec]], list[date], date], Iterable[GroupResult]
+]
+
+
+def _replay_here(
+    config: RetrainerConfig,
+    groups: list[list[PolicySpec]],
+    history: History,
+    days: list[date],
+    initial: date,
+    n_jobs: int,
+    progress: Any,
+) -> list[GroupResult]:
+    """The groups replayed on this machine: in this process, or one process per group."""
+    workers, ahead = _workers(n_jobs, len(groups))
+    results: list[GroupResult] = []
+    if workers == 1:
+        for index, group in enumerate(groups):
+            done = [0]
+
+            def tick(index: int = index, done: list[int] = done) -> None:
+                done[0] += 1
+                if progress is not None:
+                    progress(done[0], len(days), f"group {index + 1}/{len(groups)}: days")
+
+            results.append(replay_group(config, history, group, days, initial, tick, ahead))
+        return results
+    from joblib import Parallel, delayed
+
+    parallel = Parallel(n_jobs=workers, backend="loky", return_as="generator_unordered")
+    jobs = (delayed(replay_group)(config, history, g, days, initial, None, ahead) for g in groups)
+    for count, result in enumerate(parallel(jobs), start=1):
+        results.append(result)
+        if progress is not None:
+            progress(count, len(groups), "window groups")
+    return results
+
+
 def run_backtest(
     config: RetrainerConfig,
     history: History,
@@ -170,6 +215,7 @@ def run_backtest(
     progress: Any = None,
     decision_days: list[date] | None = None,
     first_model_day: date | None = None,
+    runner: GroupRunner | None = None,
 ) -> BacktestResult:
     """Replay ``specs`` over ``history`` and summarise them.
 
@@ -186,6 +232,8 @@ def run_backtest(
             the first model is trained the day before the first); default: every day.
         first_model_day: The day the shared first model is trained (default: the day before
             the first replayed day).
+        runner: Replays the window groups elsewhere (``compute.task_runner: dask``); None:
+            on this machine, with ``n_jobs`` processes.
 
     Raises:
         BacktestDataError: Bad range or names.
@@ -200,27 +248,13 @@ def run_backtest(
     )
     initial = first_model_day or days[0] - timedelta(days=1)
     groups = _groups(specs)
-    workers, ahead = _workers(n_jobs or config.backtest.n_jobs, len(groups))
     started = time.perf_counter()
-    results: list[GroupResult] = []
-    if workers == 1:
-        for index, group in enumerate(groups):
-            done = [0]
-
-            def tick(index: int = index, done: list[int] = done) -> None:
-                done[0] += 1
-                if progress is not None:
-                    progress(done[0], len(days), f"group {index + 1}/{len(groups)}: days")
-
-            results.append(replay_group(config, history, group, days, initial, tick, ahead))
+    if runner is None:
+        n = n_jobs or config.backtest.n_jobs
+        results = _replay_here(config, groups, history, days, initial, n, progress)
     else:
-        from joblib import Parallel, delayed
-
-        parallel = Parallel(n_jobs=workers, backend="loky", return_as="generator_unordered")
-        jobs = (
-            delayed(replay_group)(config, history, g, days, initial, None, ahead) for g in groups
-        )
-        for count, result in enumerate(parallel(jobs), start=1):
+        results = []
+        for count, result in enumerate(runner(config, history, groups, days, initial), 1):
             results.append(result)
             if progress is not None:
                 progress(count, len(groups), "window groups")
@@ -250,4 +284,5 @@ def run_backtest(
         checks=checks,
         excluded={d.isoformat(): why for d, why in history.excluded.items()},
         pricing=pricing,
+        ran_on=getattr(runner, "label", "elsewhere") if runner is not None else "local",
     )

@@ -192,9 +192,10 @@ def backtest(
     """Replay history day by day through retraining policies; price each; recommend one.
 
     Uses the live code (validation screening, drift, monitoring, training, gate, policy)
-    with the real label delay, and no Prefect server. Prints the table, writes the figures,
-    the JSON result and the HTML report, and logs them to MLflow. Exits 0, or 2 on a usage,
-    config or data error.
+    with the real label delay, and no Prefect server: the window groups replay in --jobs
+    processes, or, with compute.task_runner kind dask, as tasks of one flow run on the Dask
+    cluster. Prints the table, writes the figures, the JSON result and the HTML report, and
+    logs them to MLflow. Exits 0, or 2 on a usage, config or data error.
     """
     project = load_project(config, as_json=as_json)
     first, last = _day(start, "--start", as_json), _day(end, "--end", as_json)
@@ -217,8 +218,9 @@ def backtest(
         bar = _Bar(shown)
         try:
             result = run_backtest(
-                project.config, history, specs, first, last, n_jobs=jobs, progress=bar
-            )
+                project.config, history, specs, first, last, n_jobs=jobs, progress=bar,
+                runner=_runner(project),
+            )  # fmt: skip
         except BacktestDataError as exc:
             bar.close()
             fail_usage(str(exc), as_json=as_json)
@@ -257,11 +259,21 @@ def backtest(
     raise typer.Exit(ExitCode.OK)
 
 
+def _runner(project: Any) -> Any:
+    """The Dask runner of ``compute.task_runner`` (None: processes on this machine)."""
+    if project.config.compute.task_runner.kind == "local":
+        return None
+    from retrainer.flows.backtest import group_runner
+
+    return group_runner(project.config.compute)
+
+
 def _story(console: Any, result: Any, snippet: str | None, document: dict[str, Any]) -> None:
     days = (result.end - result.start).days + 1
     console.print(
         f"replayed {result.start} .. {result.end} ({days} days) through {len(result.rows)} "
-        f"policies in {result.seconds:.1f} s: {result.fits_text()}",
+        f"policies in {result.seconds:.1f} s: {result.fits_text()}"
+        + ("" if result.ran_on == "local" else f"; window groups on {result.ran_on}"),
         markup=False,
     )
     if result.excluded:

@@ -23,7 +23,7 @@ import math
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from retrainer.config.base import StrictModel
 
@@ -426,6 +426,53 @@ class ColumnOverride(StrictModel):
 
 
 # ---------------------------------------------------------------------------------------------
+# Segments
+# ---------------------------------------------------------------------------------------------
+
+
+class SegmentDriftSection(StrictModel):
+    """Drift within segments: each combination of the segment columns' values on its own."""
+
+    columns: list[str] = Field(
+        default_factory=list,
+        description="Columns whose value combinations are the segments (usually some of "
+        "`columns.segments`); each segment's window is compared with the same segment of the "
+        "baseline data, feature by feature (predictions are checked overall only). Empty "
+        "(default): no segment check.",
+    )
+    min_rows: int = Field(
+        default=200,
+        ge=10,
+        description="A segment with fewer rows in the baseline or in the window is reported "
+        "as `too_few_rows` and not checked.",
+    )
+    max_segments: int = Field(
+        default=5_000,
+        ge=1,
+        description="More value combinations than this fail the check with an error naming "
+        "the columns (choose coarser columns).",
+    )
+    shard_size: int = Field(
+        default=100,
+        ge=1,
+        description="Segments per task: each task streams the baseline and the window once "
+        "for its shard (tasks run on `compute.task_runner`).",
+    )
+    decides: bool = Field(
+        default=True,
+        description="A drifted segment makes the window verdict drift (the event, the "
+        "triggers); false: segments are reported only.",
+    )
+
+    @field_validator("columns")
+    @classmethod
+    def _unique(cls, values: list[str]) -> list[str]:
+        if len(set(values)) != len(values):
+            raise ValueError("a segment column is listed twice")
+        return values
+
+
+# ---------------------------------------------------------------------------------------------
 # The section
 # ---------------------------------------------------------------------------------------------
 
@@ -485,6 +532,9 @@ class DriftSection(StrictModel):
     )
     columns: dict[str, ColumnOverride] = Field(
         default_factory=dict, description="Per-column overrides, keyed by column name."
+    )
+    segments: SegmentDriftSection = Field(
+        default_factory=SegmentDriftSection, description="Drift within segments."
     )
 
     @model_validator(mode="before")

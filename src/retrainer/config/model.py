@@ -15,6 +15,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from retrainer.config.backtest import BacktestSection
 from retrainer.config.base import StrictModel
+from retrainer.config.compute import ComputeSection
 from retrainer.config.core import (
     ColumnsSection,
     DataSection,
@@ -67,6 +68,11 @@ class RetrainerConfig(StrictModel):
         default_factory=BacktestSection,
         description="Replaying history through retraining policies (`retrainer backtest`).",
     )
+    compute: ComputeSection = Field(
+        default_factory=ComputeSection,
+        description="Where segment drift shards and backtest groups run (this machine or a "
+        "Dask cluster), and the chunk size of streamed windows.",
+    )
 
     @model_validator(mode="after")
     def _check_estimator_matches_task(self) -> RetrainerConfig:
@@ -84,6 +90,13 @@ class RetrainerConfig(StrictModel):
             raise ValueError(
                 f"estimator.class_path: {self.estimator.class_path} is a classifier but "
                 "model.task is 'regression'"
+            )
+        table = self.columns.feature_table_columns
+        unknown = [c for c in self.drift.segments.columns if c not in table]
+        if unknown:
+            raise ValueError(
+                f"drift.segments.columns: {unknown} are not columns of the features table "
+                "(columns.features or columns.segments)"
             )
         problems = self.gates.problems_for_task(self.model.task)
         if problems:

@@ -6,11 +6,12 @@ tables, quarantine and reports are written the same way locally and on S3.
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 from urllib.parse import urlparse
 
 
@@ -33,6 +34,10 @@ class Storage(Protocol):
 
     def read_bytes(self, key: str) -> bytes:
         """The object's content."""
+        ...
+
+    def open(self, key: str) -> BinaryIO:
+        """A seekable binary reader of the object that fetches only what is read."""
         ...
 
     def write_bytes(self, key: str, data: bytes) -> None:
@@ -98,6 +103,13 @@ class LocalStorage:
         """Read a file."""
         try:
             return self._path(key).read_bytes()
+        except FileNotFoundError:
+            raise StorageError(f"no such file: {self._path(key)}") from None
+
+    def open(self, key: str) -> BinaryIO:
+        """Open a file for reading."""
+        try:
+            return self._path(key).open("rb")
         except FileNotFoundError:
             raise StorageError(f"no such file: {self._path(key)}") from None
 
@@ -213,6 +225,20 @@ class S3Storage:
             raise StorageError(f"no such object: {self.describe(key)}") from None
         return response["Body"].read()
 
+    def open(self, key: str) -> BinaryIO:
+        """A buffered reader of the object by ranged GETs.
+
+        A Parquet reader that seeks to the footer and then to one row group's column chunks
+        fetches only those bytes.
+        """
+        full = self._key(key)
+        try:
+            size = self.client.head_object(Bucket=self.bucket, Key=full)["ContentLength"]
+        except self.client.exceptions.ClientError as exc:
+            raise StorageError(f"cannot open {self.describe(key)}: {exc}") from None
+        raw = RangedObject(self.client, self.bucket, full, int(size))
+        return io.BufferedReader(raw, buffer_size=RangedObject.CHUNK)  # type: ignore[return-value]
+
     def write_bytes(self, key: str, data: bytes) -> None:
         """Put an object (S3 puts are atomic per object)."""
         self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
@@ -261,6 +287,55 @@ class S3Storage:
     def describe(self, key: str) -> str:
         """The object's ``s3://`` URI."""
         return f"s3://{self.bucket}/{self._key(key)}"
+
+
+class RangedObject(io.RawIOBase):
+    """A seekable, read-only view of one S3 object: each read is one ranged GET.
+
+    Attributes:
+        gets: Ranged GETs made.
+        fetched: Bytes fetched.
+        largest: The largest GET, in bytes.
+    """
+
+    #: Smallest GET (the buffered reader in front of it asks for at least this much).
+    CHUNK = 1 << 20
+
+    def __init__(self, client: Any, bucket: str, key: str, size: int):
+        self.client, self.bucket, self.key, self.size = client, bucket, key, size
+        self.position = 0
+        self.gets = 0
+        self.fetched = 0
+        self.largest = 0
+
+    def readable(self) -> bool:  # noqa: D102
+        return True
+
+    def seekable(self) -> bool:  # noqa: D102
+        return True
+
+    def tell(self) -> int:  # noqa: D102
+        return self.position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:  # noqa: D102
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.size}[whence]
+        self.position = max(0, base + offset)
+        return self.position
+
+    def readinto(self, buffer: Any) -> int:  # noqa: D102
+        end = min(self.position + len(buffer), self.size)
+        if end <= self.position:
+            return 0
+        response = self.client.get_object(
+            Bucket=self.bucket, Key=self.key, Range=f"bytes={self.position}-{end - 1}"
+        )
+        data = response["Body"].read()
+        buffer[: len(data)] = data
+        self.position += len(data)
+        self.gets += 1
+        self.fetched += len(data)
+        self.largest = max(self.largest, len(data))
+        return len(data)
 
 
 def open_storage(

@@ -272,20 +272,40 @@ class PartitionedTable:
         end: date | str | None = None,
         columns: list[str] | None = None,
         batch_size: int = 100_000,
+        dates: Iterable[date | str] | None = None,
     ) -> Iterator[pd.DataFrame]:
-        """Stream a window as DataFrames of at most ``batch_size`` rows (bounded memory)."""
-        for day in self.dates(start, end):
+        """Stream a window as DataFrames of at most ``batch_size`` rows (bounded memory).
+
+        Files are read one row group at a time through :meth:`Storage.open` (on S3, ranged
+        GETs of the footer and of that row group's column chunks), so memory holds about one
+        row group and one batch however large the files are.
+
+        Args:
+            start: First date (inclusive).
+            end: Last date (inclusive).
+            columns: Columns to read; None = all.
+            batch_size: Rows per frame at most.
+            dates: Explicit dates instead of ``start``/``end``.
+
+        Raises:
+            DataReadError: A file cannot be read or lacks a requested column (named).
+        """
+        days = sorted({as_date(d) for d in dates}) if dates is not None else self.dates(start, end)
+        for day in days:
             for key in self.files(day):
-                local = self.storage.local_path(key)
-                source = (
-                    str(local) if local is not None else io.BytesIO(self.storage.read_bytes(key))
-                )
                 try:
-                    # pre_buffer=False: otherwise pyarrow keeps the whole raw file in memory
-                    parquet = pq.ParquetFile(source, pre_buffer=False)
-                    for batch in parquet.iter_batches(batch_size=batch_size, columns=columns):
-                        yield batch.to_pandas()
-                except (pa.ArrowInvalid, pa.ArrowException) as exc:
+                    with self.storage.open(key) as source:
+                        # pre_buffer=False: otherwise pyarrow keeps the whole raw file in memory
+                        parquet = pq.ParquetFile(source, pre_buffer=False)
+                        absent = [c for c in columns or [] if c not in parquet.schema_arrow.names]
+                        if absent:
+                            raise DataReadError(
+                                f"{self.name}: missing column(s) {absent} in "
+                                f"{self.storage.describe(key)}"
+                            )
+                        for batch in parquet.iter_batches(batch_size=batch_size, columns=columns):
+                            yield batch.to_pandas()
+                except (OSError, StorageError, pa.ArrowInvalid, pa.ArrowException) as exc:
                     raise DataReadError(
                         f"{self.name}: cannot read {self.storage.describe(key)}: {exc}"
                     ) from exc

@@ -29,6 +29,7 @@ from retrainer.events import json_safe, stable_event_id
 from retrainer.monitoring.report import MetricPoint, metric_path
 
 if TYPE_CHECKING:
+    from retrainer.drift.segments import SegmentSummary
     from retrainer.monitoring.screen import ReadScreen
 
 
@@ -192,6 +193,7 @@ class DriftCheck:
         notes: Remarks for the reader (fallbacks, skipped days ...).
         screen: The partitions of the window read and left out (invalid, quarantined, not
             validated), when the window was screened against the validation ledger.
+        segments: The check within segments (``drift.segments``), when configured.
     """
 
     model: str
@@ -204,11 +206,17 @@ class DriftCheck:
     prediction_columns: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     screen: ReadScreen | None = None
+    segments: SegmentSummary | None = None
+
+    @property
+    def _deciding_segments(self) -> list[Any]:
+        """The drifted segments, when they count in the verdict."""
+        return self.segments.drifted if self.segments and self.segments.decides else []
 
     @property
     def drifted(self) -> bool:
-        """The window verdict."""
-        return self.report.drifted
+        """The window verdict: the whole window, or a segment when segments decide."""
+        return self.report.drifted or bool(self._deciding_segments)
 
     @property
     def verdict(self) -> str:
@@ -217,8 +225,10 @@ class DriftCheck:
 
     @property
     def drifted_features(self) -> list[str]:
-        """Drifted feature columns."""
-        return [c for c in self.report.drifted_columns if c not in self.prediction_columns]
+        """Drifted feature columns (in the whole window, or in a deciding segment)."""
+        overall = [c for c in self.report.drifted_columns if c not in self.prediction_columns]
+        within = [c for r in self._deciding_segments for c in r.drifted_columns]
+        return list(dict.fromkeys([*overall, *sorted(set(within))]))
 
     @property
     def prediction_drift(self) -> bool:
@@ -262,6 +272,7 @@ class DriftCheck:
             self.window_end.isoformat(),
             json.dumps(self.baseline, sort_keys=True, default=str),
             ",".join(self.report.drifted_columns),
+            *[f"{r.segment}:{','.join(r.drifted_columns)}" for r in self._deciding_segments],
         )
 
     def event_payload(self) -> dict[str, Any]:
@@ -289,8 +300,18 @@ class DriftCheck:
                 "rows": self.report.n_current,
                 "columns": flagged,
                 "partitions": self.screen.to_dict() if self.screen else None,
+                "segments": self._segment_payload(),
             }
         )
+
+    def _segment_payload(self) -> dict[str, Any] | None:
+        """The segment check in brief (the drifted segments and the counts)."""
+        if self.segments is None:
+            return None
+        brief = self.segments.to_dict()
+        brief.pop("results")
+        brief["headline"] = self.segments.headline()
+        return brief
 
     def to_dict(self) -> dict[str, Any]:
         """The whole check as JSON-able types."""
@@ -301,6 +322,7 @@ class DriftCheck:
             "notes": list(self.notes),
             "daily": [d.to_dict() for d in self.daily],
             "report": self.report.to_dict(),
+            "segments": self.segments.to_dict() if self.segments else None,
         }
 
 
@@ -321,6 +343,10 @@ def drift_metrics(check: DriftCheck) -> list[MetricPoint]:
     ]
     if check.screen is not None:
         points.append(("excluded_partitions", len(check.screen.excluded), 0, None))
+    if check.segments is not None:
+        brief = check.segments.to_dict()
+        for key in ("segments", "checked", "drifted", "too_few_rows"):
+            points.append((f"segments.{key}", brief[key], 0, None))
     for column in report.columns:
         points.append((metric_path("drifted", column.column), column.drifted, 0, None))
         for name, metric in column.metrics.items():

@@ -323,25 +323,21 @@ class DriftDetector:
             ValueError: No batch, or a batch misses a checked column (the message names the
                 column and the batch number).
         """
-        columns = self._checked_columns()
-        profile = self._check_fitted()
-        sources = self._embedding_sources_from_profile(profile)
-        accumulators = self._new_accumulators(columns)
-        n_rows = 0
-        n_batches = 0
-        for n_batches, batch in enumerate(batches, start=1):
-            if not isinstance(batch, pd.DataFrame) and hasattr(batch, "to_pandas"):
-                batch = batch.to_pandas()  # a pyarrow RecordBatch or Table
-            _require_columns(batch, columns, sources, f"batch {n_batches}")
-            for column, kind in columns:
-                if kind == "numeric":
-                    accumulators[column].add(numeric_values(batch[column], column))
-                else:
-                    accumulators[column].add_frame(batch)
-            n_rows += len(batch)
-        if n_batches == 0:
+        stream = self.stream()
+        for batch in batches:
+            stream.add(batch)
+        if stream.n_batches == 0:
             raise ValueError("compare_batches got no batches")
-        return self._report(columns, accumulators, n_rows)
+        return stream.report()
+
+    def stream(self) -> DriftStream:
+        """An open comparison fed batch by batch (:meth:`compare_batches` one call at a time).
+
+        For callers that feed many comparisons from one pass over the data, e.g. one per
+        segment: each gets its batches' rows through :meth:`DriftStream.add`, and
+        :meth:`DriftStream.report` gives the same report ``compare_batches`` would.
+        """
+        return DriftStream(self)
 
     # -- internals ------------------------------------------------------------------------
 
@@ -418,6 +414,43 @@ class DriftDetector:
             n_current=n_current,
             settings=settings,
         )
+
+
+class DriftStream:
+    """A comparison with a fitted detector's baseline, fed one batch at a time.
+
+    Memory is the sketches (and the embedding samples), not the rows added.
+    """
+
+    def __init__(self, detector: DriftDetector):
+        self.detector = detector
+        self.columns = detector._checked_columns()
+        profile = detector._check_fitted()
+        self._sources = detector._embedding_sources_from_profile(profile)
+        self._accumulators = detector._new_accumulators(self.columns)
+        self.n_rows = 0
+        self.n_batches = 0
+
+    def add(self, batch: Any) -> None:
+        """Summarise one frame (or pyarrow ``RecordBatch``/``Table``) into the comparison.
+
+        Raises:
+            ValueError: The batch misses a checked column (named, with the batch number).
+        """
+        self.n_batches += 1
+        if not isinstance(batch, pd.DataFrame) and hasattr(batch, "to_pandas"):
+            batch = batch.to_pandas()  # a pyarrow RecordBatch or Table
+        _require_columns(batch, self.columns, self._sources, f"batch {self.n_batches}")
+        for column, kind in self.columns:
+            if kind == "numeric":
+                self._accumulators[column].add(numeric_values(batch[column], column))
+            else:
+                self._accumulators[column].add_frame(batch)
+        self.n_rows += len(batch)
+
+    def report(self) -> DriftReport:
+        """The drift report of every row added so far."""
+        return self.detector._report(self.columns, self._accumulators, self.n_rows)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """HTML report and markdown summary of a :class:`~retrainer.drift.check.DriftCheck`.
 
 Plots (matplotlib, embedded as PNG): every column's reference vs current distribution
-(drifted columns first), and each column's drift score per day of the window with its
-threshold.
+(drifted columns first), each column's drift score per day of the window with its
+threshold, and, with ``drift.segments``, a map of each segment's drift score per feature.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from retrainer.config.drift import MISSING_METRICS
+from retrainer.config.drift import MISSING_METRICS, TEST_METRICS
 from retrainer.drift.check import DriftCheck
 from retrainer.drift.report import NO_DATA_EFFECT, ColumnDrift, DriftReport
+from retrainer.drift.segments import SegmentSummary
 from retrainer.reports import Section, figure_to_data_uri, markdown_table, render_report
 
 _STATUS_ORDER = {"drift": 0, "no_data": 1, "warning": 2, "ok": 3}
@@ -138,6 +139,104 @@ def daily_table(check: DriftCheck) -> pd.DataFrame:
     )
 
 
+#: Segments shown in the map (the most drifted first); the table lists every one.
+MAP_SEGMENTS = 30
+
+
+def _score_ratio(score: dict[str, Any]) -> float:
+    """How far a headline score is past its threshold (1 = at it; tests: alpha / p)."""
+    value, threshold = score.get("value"), score.get("threshold")
+    if value is None or threshold is None or not math.isfinite(value) or threshold == 0:
+        return math.nan
+    if score.get("metric") in TEST_METRICS:
+        return threshold / value if value > 0 else math.inf
+    return value / threshold
+
+
+def segment_figure(summary: SegmentSummary) -> Any | None:
+    """Each checked segment's verdict per feature, the most drifted segments first."""
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    checked = [r for r in summary.results if r.status != "too_few_rows"]
+    if not checked:
+        return None
+    features = sorted({c for r in checked for c in r.scores})
+
+    def rank(result: Any) -> tuple[int, float]:
+        ratios = [_score_ratio(s) for s in result.scores.values()]
+        return -len(result.drifted_columns), -max((r for r in ratios if r == r), default=0.0)
+
+    shown = sorted(checked, key=rank)[:MAP_SEGMENTS]
+    order = ["ok", "warning", "no_data", "drift"]
+    codes = np.array(
+        [[order.index(r.scores.get(c, {}).get("status", "ok")) for c in features] for r in shown]
+    )
+    fig = _figure(width=max(5.0, 0.45 * len(features) + 3.0), height=0.3 * len(shown) + 1.8)
+    ax = fig.add_subplot(1, 1, 1)
+    palette = ["#dafbe1", _COLOURS["warning"], _COLOURS["no_data"], _COLOURS["drift"]]
+    ax.imshow(codes, cmap=ListedColormap(palette), vmin=0, vmax=3, aspect="auto")
+    ax.set_xticks(range(len(features)), features, rotation=45, ha="right", fontsize=7)
+    ax.set_yticks(range(len(shown)), [r.segment for r in shown], fontsize=7)
+    ax.set_xticks(np.arange(-0.5, len(features)), minor=True)
+    ax.set_yticks(np.arange(-0.5, len(shown)), minor=True)
+    ax.grid(which="minor", color="white", lw=1)
+    ax.tick_params(which="minor", length=0)
+    ax.legend(
+        handles=[Patch(color=c, label=n) for n, c in zip(order, palette, strict=True)],
+        fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+    )  # fmt: skip
+    more = len(checked) - len(shown)
+    ax.set_title(
+        f"Drift within segments: {len(summary.drifted)} of {len(checked)} checked drifted"
+        + (f" (the {more} least drifted not shown)" if more > 0 else ""),
+        fontsize=9,
+    )
+    fig.tight_layout()
+    return fig
+
+
+def segment_table(summary: SegmentSummary) -> pd.DataFrame:
+    """One row per segment: rows on each side, verdict, drifted features, the worst score."""
+    rows = []
+    for result in sorted(summary.results, key=lambda r: (r.status != "drift", r.segment)):
+        ratios = {c: _score_ratio(s) for c, s in result.scores.items()}
+        worst = max(
+            ratios, key=lambda c: ratios[c] if math.isfinite(ratios[c]) else -1.0, default=None
+        )
+        rows.append(
+            {
+                "segment": result.segment,
+                "rows": result.n_current,
+                "baseline rows": result.n_reference,
+                "verdict": {"too_few_rows": "too few rows"}.get(result.status, result.status),
+                "drifted features": ", ".join(result.drifted_columns),
+                "worst feature": worst or "",
+                "score / threshold": ratios.get(worst, math.nan) if worst else math.nan,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _segment_section(check: DriftCheck) -> Section | None:
+    summary = check.segments
+    if summary is None:
+        return None
+    figure = segment_figure(summary)
+    effect = "counts in the window verdict" if summary.decides else "is reported only"
+    return Section(
+        "Drift within segments",
+        paragraphs=[
+            f"Each value combination of {', '.join(summary.columns)} compared with the same "
+            "segment of the baseline data, feature by feature; a drifted segment "
+            f"{effect} (drift.segments.decides). {summary.headline()}. "
+            f"{len(summary.results)} segments in {summary.shards} task(s) on {summary.runner}."
+        ],
+        images=[figure_to_data_uri(figure)] if figure is not None else [],
+        tables=[segment_table(summary)],
+    )
+
+
 def _summary_lines(check: DriftCheck) -> list[str]:
     report = check.report
     lines = [
@@ -163,6 +262,8 @@ def _summary_lines(check: DriftCheck) -> list[str]:
         )
     if report.warning_columns:
         lines.append("At warning level: " + ", ".join(report.warning_columns) + ".")
+    if check.segments is not None:
+        lines.append(f"Within segments: {check.segments.headline()}.")
     return lines
 
 
@@ -226,6 +327,9 @@ def render_html(check: DriftCheck) -> str:
             images=images,
         )
     )
+    segments = _segment_section(check)
+    if segments is not None:
+        sections.append(segments)
     trend = []
     for column in _ordered(check):
         fig = scores_over_time_figure(check, column.column)
@@ -292,6 +396,9 @@ def render_markdown(check: DriftCheck) -> str:
         "## Days",
         markdown_table(daily_table(check)),
     ]
+    if check.segments is not None and check.segments.drifted:
+        table = segment_table(check.segments)
+        lines += ["", "## Drifted segments", markdown_table(table[table["verdict"] == "drift"])]
     if check.notes:
         lines += ["", *[f"_{note}_" for note in check.notes]]
     return "\n".join(lines)

@@ -5,13 +5,17 @@ Entrypoint for deployments: ``flows/drift.py:check_drift``.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from prefect import flow, get_run_logger
 
 from retrainer import events
-from retrainer.drift.check import parse_baseline_option
+from retrainer.drift.check import DriftCheck, DriftCheckError, parse_baseline_option
+from retrainer.drift.segments import SegmentSummary
 from retrainer.monitoring.scoring import parse_version_option
+from retrainer.project import Project
+from retrainer.tasks.compute import runner_label, task_runner
 from retrainer.tasks.drift import (
     drift_window,
     load_baseline,
@@ -23,6 +27,7 @@ from retrainer.tasks.drift import (
 from retrainer.tasks.events import emit
 from retrainer.tasks.monitoring import screen_reads
 from retrainer.tasks.project import configure_tracking, load_project
+from retrainer.tasks.segments import plan_segment_shards, segment_drift_shard
 
 
 @flow(name="check-drift", log_prints=True)
@@ -74,6 +79,8 @@ def check_drift(
     option = parse_baseline_option(baseline, project.config.drift)
     reference = load_baseline(project, option, span, version)
     check = run_drift_check(project, reference, span, screen)
+    if project.config.drift.segments.columns:
+        check.segments = _within_segments(project, check, screen.read)
     html_path, json_path = write_drift_report(project, check, html)
     run_id = log_drift_run(project, check, html_path, json_path)
     publish_drift_report(project, check, html_path)
@@ -95,3 +102,61 @@ def check_drift(
         }
     )
     return result
+
+
+@flow(name="check-segment-drift", log_prints=True)
+def check_segment_drift(
+    config: str, baseline_start: str, baseline_end: str, days: list[date]
+) -> SegmentSummary:
+    """Drift within each segment of ``drift.segments.columns``, one task per shard.
+
+    The tasks run on ``compute.task_runner`` (threads here, or a Dask cluster); each streams
+    the screened baseline days and the window's ``days`` for its shard of segments.
+
+    Args:
+        config: Path to ``retrainer.yaml``.
+        baseline_start: First day of the baseline data (the training window's, or the
+            production baseline's).
+        baseline_end: Its last day.
+        days: The window's days to read (already screened by the caller).
+
+    Returns:
+        Every segment's comparison.
+    """
+    project = load_project(config)
+    screen = screen_reads(project, baseline_start, baseline_end, verb="used as segment baseline")
+    reference = list(screen.read)
+    shards = plan_segment_shards(project, reference, days)
+    futures = [segment_drift_shard.submit(project, s, reference, days) for s in shards]
+    results = [result for future in futures for result in future.result()]
+    section = project.config.drift.segments
+    summary = SegmentSummary(
+        columns=list(section.columns),
+        results=results,
+        decides=section.decides,
+        shards=len(shards),
+        runner=runner_label(project.config.compute),
+    )
+    get_run_logger().info(
+        "segments of %s: %d checked in %d shard(s) on %s; %s",
+        ", ".join(section.columns),
+        len(results),
+        len(shards),
+        summary.runner,
+        summary.headline(),
+    )
+    return summary
+
+
+def _within_segments(project: Project, check: DriftCheck, days: list[date]) -> SegmentSummary:
+    """The segment check of a window, as a subflow on the configured task runner."""
+    start, end = check.baseline.get("start"), check.baseline.get("end")
+    if not start or not end:
+        raise DriftCheckError(
+            "drift.segments needs the baseline's days, and this baseline has none (a version "
+            "trained before baselines recorded their window): retrain, or use a window baseline"
+        )
+    segment_flow = check_segment_drift.with_options(task_runner=task_runner(project.config.compute))
+    return segment_flow(
+        config=str(project.config_path), baseline_start=str(start), baseline_end=str(end), days=days
+    )

@@ -1,0 +1,53 @@
+"""The Prefect task runner of the ``compute:`` section (this machine or a Dask cluster)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from retrainer.config.compute import ComputeSection, DaskRunner, LocalRunner
+
+
+def _local(runner: LocalRunner) -> Any:
+    from prefect.task_runners import ThreadPoolTaskRunner
+
+    return ThreadPoolTaskRunner(max_workers=runner.max_workers)
+
+
+def _dask(runner: DaskRunner) -> Any:
+    from prefect_dask import DaskTaskRunner
+
+    if runner.address:
+        return DaskTaskRunner(address=runner.address)
+    return DaskTaskRunner(
+        cluster_class="distributed.LocalCluster",
+        cluster_kwargs={
+            "n_workers": runner.n_workers,
+            "threads_per_worker": runner.threads_per_worker,
+            "memory_limit": runner.memory_limit,
+            "processes": True,
+            "host": "127.0.0.1",
+            # a free port: the default 8787 is the webhook receiver's
+            "dashboard_address": "127.0.0.1:0",
+        },
+    )
+
+
+_RUNNERS: dict[str, Callable[[Any], Any]] = {"local": _local, "dask": _dask}
+
+
+def task_runner(section: ComputeSection) -> Any:
+    """A new task runner for ``section.task_runner``.
+
+    One per flow run: a LocalCluster lives as long as the flow run that started it.
+    """
+    return _RUNNERS[section.task_runner.kind](section.task_runner)
+
+
+def runner_label(section: ComputeSection) -> str:
+    """Where the fan-out runs, for reports: ``local``, ``dask (LocalCluster, 2 workers)`` ..."""
+    runner = section.task_runner
+    if isinstance(runner, DaskRunner):
+        where = runner.address or f"LocalCluster, {runner.n_workers} workers"
+        return f"dask ({where})"
+    return "local (threads)"
