@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.8
 PYTEST_ARGS ?=
 
-.PHONY: help install test test-fast lint format demo demo-clean prod-up prod-down prod-status lock bench-drift bench-validation bench-validation-many bench-triggers bench-backtest bench-gateway ui
+.PHONY: help install test test-fast lint format demo demo-clean prod-up prod-down prod-status lock bench-drift bench-validation bench-validation-many bench-triggers bench-backtest bench-gateway bench-scale ui
 
 help:
 	@echo "make demo   - the whole continuous-training loop, day by day, with a real gateway (no servers)"
@@ -19,6 +19,7 @@ help:
 	@echo "make bench-drift / bench-validation / bench-validation-many - speed benchmarks (print their figures)"
 	@echo "make bench-triggers - event-to-run-start latency: served vs process worker"
 	@echo "make bench-backtest - policy backtest: a year through 6 policies and a 48-variant sweep"
+	@echo "make bench-scale - scale-out limits: a 5M-row window streamed from S3, drift over thousands of segments on threads and Dask"
 	@echo "make bench-gateway - serving: retrainer serve vs mlflow models serve and MLServer (needs wrk)"
 
 $(BIN)/python:
@@ -97,6 +98,9 @@ bench-triggers: $(STAMP)
 
 bench-backtest: $(STAMP)
 	$(BIN)/python benchmarks/backtest.py
+
+bench-scale: $(STAMP)
+	$(BIN)/python benchmarks/scale_out.py
 
 # Serving peers (MLServer) live in benchmarks/.serving-venv (created on first run); needs wrk.
 bench-gateway: $(STAMP)

@@ -84,18 +84,19 @@ def test_a_large_file_streams_from_s3_one_row_group_at_a_time(bucket):
 
     from retrainer.data.storage import RangedObject
 
-    # given a 200,000-row partition written as 20 row groups (~ 8 MB) on S3
+    # given a 800,000-row partition written as 20 row groups (~ 26 MB) on S3
     rng = np.random.default_rng(0)
+    rows = 800_000
     frame = pd.DataFrame(
         {
-            "id": np.arange(200_000),
-            "x": rng.normal(size=200_000),
-            "blob": rng.normal(size=200_000),
-            "y": rng.normal(size=200_000),
+            "id": np.arange(rows),
+            "x": rng.normal(size=rows),
+            "blob": rng.normal(size=rows),
+            "y": rng.normal(size=rows),
         }
     )
     buffer = io.BytesIO()
-    pq.write_table(pa.Table.from_pandas(frame), buffer, row_group_size=10_000, compression=None)
+    pq.write_table(pa.Table.from_pandas(frame), buffer, row_group_size=40_000, compression=None)
     size = buffer.getbuffer().nbytes
     storage = open_storage(f"s3://{bucket}/big")
     storage.write_bytes("features/date=2026-01-01/part-00000.parquet", buffer.getvalue())
@@ -109,14 +110,14 @@ def test_a_large_file_streams_from_s3_one_row_group_at_a_time(bucket):
 
     storage.open = spy  # to count the GETs the real reader makes
 
-    # when two of its columns are streamed in chunks of 10,000 rows
+    # when two of its columns are streamed in chunks of 40,000 rows
     table = PartitionedTable(storage, "features")
-    chunks = list(table.iter_batches(columns=["id", "x"], batch_size=10_000))
+    chunks = list(table.iter_batches(columns=["id", "x"], batch_size=40_000))
 
     # then every row arrives, in chunks, and the object was fetched by ranged GETs of at most
-    # the reader's buffer (1 MiB), never whole: memory holds a buffer and a chunk, not the file
-    assert sum(len(c) for c in chunks) == 200_000
-    assert max(len(c) for c in chunks) == 10_000
+    # the reader's buffer (8 MiB), never whole: memory holds a buffer and a chunk, not the file
+    assert sum(len(c) for c in chunks) == rows
+    assert max(len(c) for c in chunks) == 40_000
     pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), frame[["id", "x"]])
     (raw,) = opened
     assert raw.largest <= RangedObject.CHUNK < size

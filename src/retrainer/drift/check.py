@@ -12,6 +12,7 @@ without any value of a column as status ``no_data``.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections.abc import Iterable, Iterator
@@ -128,15 +129,45 @@ def day_scores(report: DriftReport) -> dict[str, DayScore]:
     return scores
 
 
+DayData = pd.DataFrame | Iterable[pd.DataFrame]
+"""One day of a window: a frame, or a stream of chunks of it."""
+
+
+def _day(
+    detector: DriftDetector, data: DayData
+) -> Iterator[pd.DataFrame | tuple[DriftReport, int]]:
+    """Yield a day's non-empty chunks, then its ``(report, rows)`` (nothing for no rows).
+
+    A day that arrives as one chunk is compared in memory (:meth:`DriftDetector.compare`);
+    a longer one is streamed (:meth:`DriftDetector.stream`), one chunk in memory at a time.
+    """
+    parts = (p for p in ([data] if isinstance(data, pd.DataFrame) else data) if not p.empty)
+    first = next(parts, None)
+    if first is None:
+        return
+    second = next(parts, None)
+    if second is None:
+        report = detector.compare(first)
+        yield first
+        yield report, len(first)
+        return
+    stream = detector.stream()
+    for part in itertools.chain([first, second], parts):
+        stream.add(part)
+        yield part
+    yield stream.report(), stream.n_rows
+
+
 def check_window(
-    detector: DriftDetector, days: Iterable[tuple[date, pd.DataFrame]]
+    detector: DriftDetector, days: Iterable[tuple[date, DayData]]
 ) -> tuple[DriftReport, list[DailyDrift]]:
     """Compare a window with the baseline, as a whole and day by day.
 
     Args:
         detector: A fitted detector (``fit`` or ``from_profile``).
-        days: ``(day, frame)`` pairs in date order; each frame has the checked columns.
-            Empty days are skipped.
+        days: ``(day, data)`` pairs in date order; each day's data is a frame or a stream of
+            chunks (e.g. Parquet row groups) with the checked columns. Empty days are
+            skipped.
 
     Returns:
         The window's report (the verdict) and one :class:`DailyDrift` per non-empty day.
@@ -148,23 +179,24 @@ def check_window(
     daily: list[DailyDrift] = []
 
     def frames() -> Iterator[pd.DataFrame]:
-        for day, frame in days:
-            if frame.empty:
-                continue
+        for day, data in days:
             try:
-                report = detector.compare(frame)
+                for item in _day(detector, data):
+                    if isinstance(item, pd.DataFrame):
+                        yield item
+                        continue
+                    report, rows = item
+                    daily.append(
+                        DailyDrift(
+                            day=day,
+                            n_rows=rows,
+                            drifted=report.drifted,
+                            drifted_columns=report.drifted_columns,
+                            scores=day_scores(report),
+                        )
+                    )
             except ValueError as exc:
                 raise ValueError(f"{day}: {exc}") from exc
-            daily.append(
-                DailyDrift(
-                    day=day,
-                    n_rows=len(frame),
-                    drifted=report.drifted,
-                    drifted_columns=report.drifted_columns,
-                    scores=day_scores(report),
-                )
-            )
-            yield frame
 
     try:
         report = detector.compare_batches(frames())

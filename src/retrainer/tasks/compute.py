@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -11,7 +12,8 @@ from retrainer.config.compute import ComputeSection, DaskRunner, LocalRunner
 def _local(runner: LocalRunner) -> Any:
     from prefect.task_runners import ThreadPoolTaskRunner
 
-    return ThreadPoolTaskRunner(max_workers=runner.max_workers)
+    # Prefect's own default is unbounded: every shard at once, each with its own buffers
+    return ThreadPoolTaskRunner(max_workers=runner.max_workers or os.cpu_count() or 1)
 
 
 def _dask(runner: DaskRunner) -> Any:

@@ -18,7 +18,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from retrainer.config.drift import TrainingBaseline, WindowBaseline
-from retrainer.data import DataCatalog
+from retrainer.data import DataCatalog, DataReadError
 from retrainer.drift import BaselineProfile, DriftDetector, ProfileError
 from retrainer.drift.baseline import (
     BASELINE_ARTIFACT_DIR,
@@ -167,6 +167,23 @@ def _read_day(catalog: DataCatalog, columns: list[str], day: date) -> pd.DataFra
     return frame
 
 
+def _stream_day(
+    catalog: DataCatalog, columns: list[str], day: date, batch_rows: int
+) -> Iterator[pd.DataFrame]:
+    """One day's rows in chunks of ``batch_rows`` (one row group in memory at a time)."""
+    try:
+        yield from catalog.features.iter_batches(
+            columns=columns, batch_size=batch_rows, dates=[day]
+        )
+    except DataReadError as exc:
+        if "missing column" not in str(exc):
+            raise
+        raise DriftCheckError(
+            f"{exc} (the partition of {day}); validate the batch "
+            f"(`retrainer validate --date {day}`)"
+        ) from exc
+
+
 def _logged_predictions(
     catalog: DataCatalog, day: date, version: str | None
 ) -> pd.DataFrame | None:
@@ -208,6 +225,33 @@ class _DayReader:
                 self.logged += with_scores.logged
                 self.scored += with_scores.scored
             yield day, frame
+
+    def batches(self, days: list[date]) -> Iterator[tuple[date, Iterator[pd.DataFrame]]]:
+        """The days of a window, each as a stream of chunks (``compute.batch_rows`` rows)."""
+        catalog = DataCatalog.for_project(self.project)
+        columns = _feature_read_columns(self.project)
+        for day in days:
+            yield day, self._day_batches(catalog, columns, day)
+
+    def _day_batches(
+        self, catalog: DataCatalog, columns: list[str], day: date
+    ) -> Iterator[pd.DataFrame]:
+        cfg = self.project.config
+        logged = _logged_predictions(catalog, day, self.version) if self.model else None
+        for batch in _stream_day(catalog, columns, day, cfg.compute.batch_rows):
+            if self.model is not None and len(batch):
+                with_scores = with_predictions(
+                    batch,
+                    logged,
+                    self.model,
+                    id_column=cfg.columns.id,
+                    feature_columns=cfg.columns.features,
+                    task=cfg.model.task,
+                )
+                batch = with_scores.frame
+                self.logged += with_scores.logged
+                self.scored += with_scores.scored
+            yield batch
 
     def note(self, span: str) -> str | None:
         """Where the checked predictions of a span came from."""
@@ -384,7 +428,7 @@ def _checked_model(project: Project, version: str | None, *, needed: bool) -> Ch
 def run_drift_check(
     project: Project, baseline: Baseline, window: MonitoringWindow, screen: ReadScreen
 ) -> DriftCheck:
-    """Compare the window's screened days with the baseline, one day in memory at a time.
+    """Compare the window's screened days with the baseline, one chunk in memory at a time.
 
     Partitions the validation screen leaves out (invalid, quarantined, not validated) are
     never read; the check names them in its notes and its ``partitions`` entry.
@@ -400,7 +444,7 @@ def run_drift_check(
         )
     reader = _DayReader(project, baseline.model, baseline.model_version)
     try:
-        report, daily = check_window(baseline.detector, reader(screen.read))
+        report, daily = check_window(baseline.detector, reader.batches(screen.read))
     except ValueError as exc:
         raise DriftCheckError(str(exc)) from exc
     notes = [*baseline.notes, *screen.notes("checked")]
