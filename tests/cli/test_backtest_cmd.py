@@ -129,3 +129,19 @@ def test_partitions_never_validated_are_named_with_the_command_to_validate_them(
     assert "64 feature partition(s) were never validated" in result.stderr
     assert "retrainer validate --start 2026-01-01 --end 2026-03-05" in result.stderr
     assert "--unvalidated allow" in result.stderr
+
+
+def test_a_project_with_segment_drift_is_told_the_replay_judges_whole_windows(project, replayed):
+    from retrainer.cli.backtest_cmd import _notes
+    from retrainer.project import Project
+
+    # given the same project with drift within regions
+    data = yaml.safe_load(project.read_text())
+    data.setdefault("drift", {})["segments"] = {"columns": ["region"]}
+    variant = project.with_name("segments.yaml")
+    variant.write_text(yaml.safe_dump(data, sort_keys=False))
+
+    # then its backtest notes that segments are not replayed; the plain project has no note
+    (note,) = _notes(Project.load(variant))
+    assert "drift.segments (region) is not replayed" in note
+    assert replayed["notes"] == []

@@ -125,3 +125,24 @@ def test_a_large_file_streams_from_s3_one_row_group_at_a_time(bucket):
     # and a missing column is named, with the file
     with pytest.raises(Exception, match=r"missing column\(s\) \['nope'\].*part-00000"):
         list(table.iter_batches(columns=["id", "nope"]))
+
+
+def test_an_object_replaced_during_a_ranged_read_fails_naming_it(bucket):
+    # given a reader opened on an object, which is then replaced
+    storage = open_storage(f"s3://{bucket}/stream")
+    storage.write_bytes("features/date=2026-01-01/part-00000.parquet", b"first version")
+    reader = storage.open("features/date=2026-01-01/part-00000.parquet")
+    storage.write_bytes("features/date=2026-01-01/part-00000.parquet", b"second version!")
+
+    # when it reads, then it fails with an OSError naming the object (not a mix of both)
+    with pytest.raises(OSError, match=r"stream/features/date=2026-01-01/part-00000.parquet"):
+        reader.read()
+
+
+def test_reading_the_rest_of_an_object_is_one_get(bucket):
+    storage = open_storage(f"s3://{bucket}/stream")
+    storage.write_bytes("blob", bytes(range(256)) * 4096)
+    reader = storage.open("blob")
+    reader.seek(1000)
+    assert reader.read() == (bytes(range(256)) * 4096)[1000:]
+    assert reader.raw.gets == 1

@@ -166,3 +166,29 @@ def test_the_summary_names_the_drifted_segments_and_their_features():
     brief = summary.to_dict()
     assert (brief["segments"], brief["checked"], brief["drifted"]) == (4, 4, 1)
     assert brief["drifted_segments"] == [{"segment": "region=south", "columns": ["income"]}]
+
+
+def test_an_integer_segment_column_read_as_float_in_a_file_with_a_null_is_one_segment():
+    # given a baseline file where `store` is int64 and a window file where a null made it
+    # float64 (what pyarrow gives back for a pandas-written integer column with a missing value)
+    reference = _frame(6_000, 8).assign(store=lambda f: (f.index % 3).astype("int64"))
+    current = _frame(3_000, 9).assign(store=lambda f: (f.index % 3).astype("float64"))
+    current.loc[current.index[0], "store"] = np.nan
+
+    # when the stores are checked
+    segments = plan_segments(
+        count_segments([reference], ["store"]), count_segments([current], ["store"]), 10, ["store"]
+    )
+    results = check_shard(segments, ["store"], _detector, [reference], [current], 200)
+
+    # then store 1 is one segment on both sides (not "store=1" and "store=1.0"), and the
+    # missing value is a segment of its own
+    assert segments == ["store=0", "store=1", "store=2", "store=<missing>"]
+    assert {r.segment: r.status for r in results}["store=1"] == "ok"
+
+
+def test_a_segment_check_that_cannot_run_is_a_drift_check_error():
+    from retrainer.drift.check import DriftCheckError
+
+    with pytest.raises(DriftCheckError, match="max_segments"):
+        plan_segments({f"id={i}": 1 for i in range(3)}, {}, 2, ["id"])

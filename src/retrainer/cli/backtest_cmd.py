@@ -209,6 +209,7 @@ def backtest(
     from retrainer.progress import progress_bars
 
     console = out_console(as_json)
+    runner = _runner(project, as_json)
     try:
         history = load_history(project, None, last, unvalidated)
     except (BacktestDataError, DataReadError, StorageError) as exc:
@@ -219,7 +220,7 @@ def backtest(
         try:
             result = run_backtest(
                 project.config, history, specs, first, last, n_jobs=jobs, progress=bar,
-                runner=_runner(project),
+                runner=runner,
             )  # fmt: skip
         except BacktestDataError as exc:
             bar.close()
@@ -235,6 +236,7 @@ def backtest(
         snippet = spec.snippet(project.config.training.window)
         document["recommendation"]["snippet"] = snippet
     document["waste"] = waste_lines(result)
+    document["notes"] = _notes(project)
     json_path = Path(folder) / "backtest.json"
     json_path.write_text(json.dumps(document, indent=2, default=str))
     page = render_html(result, history.truth, snippet)
@@ -259,13 +261,33 @@ def backtest(
     raise typer.Exit(ExitCode.OK)
 
 
-def _runner(project: Any) -> Any:
-    """The Dask runner of ``compute.task_runner`` (None: processes on this machine)."""
+def _runner(project: Any, as_json: bool) -> Any:
+    """The Dask runner of ``compute.task_runner`` (None: processes on this machine).
+
+    Checked before any work: without prefect-dask the command fails naming the package.
+    """
     if project.config.compute.task_runner.kind == "local":
         return None
     from retrainer.flows.backtest import group_runner
+    from retrainer.tasks.compute import ComputeSetupError, task_runner
 
+    try:
+        task_runner(project.config.compute)
+    except ComputeSetupError as exc:
+        fail_usage(str(exc), as_json=as_json)
     return group_runner(project.config.compute)
+
+
+def _notes(project: Any) -> list[str]:
+    """What the replay does not do the way the live loop does."""
+    segments = project.config.drift.segments.columns
+    if not segments:
+        return []
+    return [
+        f"drift.segments ({', '.join(segments)}) is not replayed: the replay's drift checks "
+        "judge the whole window, so a policy whose drift trigger fires on one segment "
+        "retrains less here than live"
+    ]
 
 
 def _story(console: Any, result: Any, snippet: str | None, document: dict[str, Any]) -> None:
@@ -285,6 +307,8 @@ def _story(console: Any, result: Any, snippet: str | None, document: dict[str, A
     _print_table(console, result)
     for line in document["waste"]:
         console.print(f"waste: {line}", markup=False)
+    for line in document["notes"]:
+        console.print(f"note: {line}", markup=False)
     pick = result.recommendation
     if pick is None:
         console.print("no policy meets the target", markup=False)

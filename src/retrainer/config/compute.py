@@ -5,15 +5,16 @@ segments) and the backtest's window groups (``retrainer backtest``, one task per
 policies sharing a training window). By default they run on this machine (threads for the
 drift shards, processes for the backtest groups); ``task_runner: {kind: dask}`` sends both
 to a Dask cluster through Prefect's ``DaskTaskRunner`` (``pip install 'retrainer[dask]'``),
-either a ``LocalCluster`` started for the run or an existing scheduler.
+either a ``LocalCluster`` started for the run or an existing scheduler. The package is
+needed only where the fan-out starts (the drift flow with segments, ``retrainer backtest``):
+a gateway or a webhook receiver reading the same config does not need it.
 """
 
 from __future__ import annotations
 
-import importlib.util
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator
 
 from retrainer.config.base import StrictModel
 
@@ -51,15 +52,6 @@ class DaskRunner(StrictModel):
         "machine's memory shared by the workers; ignored with `address`).",
     )
 
-    @model_validator(mode="after")
-    def _installed(self) -> DaskRunner:
-        if importlib.util.find_spec("prefect_dask") is None:
-            raise ValueError(
-                "kind: dask needs prefect-dask, which is not installed: "
-                "pip install 'retrainer[dask]'"
-            )
-        return self
-
 
 TaskRunnerConfig = Annotated[LocalRunner | DaskRunner, Field(discriminator="kind")]
 
@@ -71,10 +63,19 @@ class ComputeSection(StrictModel):
         default_factory=LocalRunner,
         description="`{kind: local}` (default) or `{kind: dask, address | n_workers, ...}`.",
     )
+
+    @field_validator("task_runner", mode="before")
+    @classmethod
+    def _local_by_default(cls, value: Any) -> Any:
+        # `task_runner: {max_workers: 4}` is the local runner (kind defaults to local)
+        if isinstance(value, dict) and "kind" not in value:
+            return {**value, "kind": "local"}
+        return value
+
     batch_rows: int = Field(
         default=100_000,
         ge=1_000,
-        description="Rows per chunk when a window is streamed (segment drift): Parquet files "
-        "are read one row group at a time (from S3 by ranged GETs), so memory holds one chunk "
-        "per task whatever the window's size.",
+        description="Rows per chunk when a window is streamed (the drift check's days and the "
+        "segment shards): Parquet files are read one row group at a time (from S3 by ranged "
+        "GETs), so memory holds about one chunk per task whatever the window's size.",
     )

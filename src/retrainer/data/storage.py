@@ -176,7 +176,9 @@ class S3Storage:
         if client is None:
             import boto3
 
-            client = boto3.client("s3", endpoint_url=endpoint_url or None)
+            # a session of its own: the default session is not thread-safe, and shard tasks
+            # open storages from many threads at once
+            client = boto3.session.Session().client("s3", endpoint_url=endpoint_url or None)
         self.client = client
 
     def _key(self, key: str) -> str:
@@ -233,10 +235,12 @@ class S3Storage:
         """
         full = self._key(key)
         try:
-            size = self.client.head_object(Bucket=self.bucket, Key=full)["ContentLength"]
+            head = self.client.head_object(Bucket=self.bucket, Key=full)
         except self.client.exceptions.ClientError as exc:
             raise StorageError(f"cannot open {self.describe(key)}: {exc}") from None
-        raw = RangedObject(self.client, self.bucket, full, int(size))
+        raw = RangedObject(
+            self.client, self.bucket, full, int(head["ContentLength"]), head.get("ETag")
+        )
         return io.BufferedReader(raw, buffer_size=RangedObject.CHUNK)  # type: ignore[return-value]
 
     def write_bytes(self, key: str, data: bytes) -> None:
@@ -302,8 +306,9 @@ class RangedObject(io.RawIOBase):
     #: the part size S3 serves at full speed; every GET costs a round trip.
     CHUNK = 8 << 20
 
-    def __init__(self, client: Any, bucket: str, key: str, size: int):
+    def __init__(self, client: Any, bucket: str, key: str, size: int, etag: str | None = None):
         self.client, self.bucket, self.key, self.size = client, bucket, key, size
+        self.etag = etag  # every GET asks for this version: a replaced object fails the read
         self.position = 0
         self.gets = 0
         self.fetched = 0
@@ -323,19 +328,39 @@ class RangedObject(io.RawIOBase):
         self.position = max(0, base + offset)
         return self.position
 
-    def readinto(self, buffer: Any) -> int:  # noqa: D102
-        end = min(self.position + len(buffer), self.size)
-        if end <= self.position:
-            return 0
-        response = self.client.get_object(
-            Bucket=self.bucket, Key=self.key, Range=f"bytes={self.position}-{end - 1}"
-        )
-        data = response["Body"].read()
-        buffer[: len(data)] = data
+    def _get(self, start: int, end: int) -> bytes:
+        """Bytes ``start..end-1`` (an S3 error becomes an OSError naming the object)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        extra = {"IfMatch": self.etag} if self.etag else {}
+        try:
+            response = self.client.get_object(
+                Bucket=self.bucket, Key=self.key, Range=f"bytes={start}-{end - 1}", **extra
+            )
+            return response["Body"].read()
+        except (BotoCoreError, ClientError) as exc:
+            raise OSError(f"s3://{self.bucket}/{self.key} bytes {start}-{end - 1}: {exc}") from exc
+
+    def readall(self) -> bytes:  # noqa: D102
+        if self.position >= self.size:
+            return b""
+        data = self._get(self.position, self.size)
+        self._count(data)
+        return data
+
+    def _count(self, data: bytes) -> None:
         self.position += len(data)
         self.gets += 1
         self.fetched += len(data)
         self.largest = max(self.largest, len(data))
+
+    def readinto(self, buffer: Any) -> int:  # noqa: D102
+        end = min(self.position + len(buffer), self.size)
+        if end <= self.position:
+            return 0
+        data = self._get(self.position, end)
+        buffer[: len(data)] = data
+        self._count(data)
         return len(data)
 
 

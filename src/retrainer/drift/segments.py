@@ -23,21 +23,43 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
+from retrainer.drift.check import DriftCheckError, day_scores
 from retrainer.drift.detector import DriftDetector, DriftStream
 from retrainer.events import json_safe
+from retrainer.gates.checks import MISSING_SEGMENT
 
-MISSING = "<missing>"
 SegmentStatus = Literal["drift", "ok", "too_few_rows"]
 
 
-class SegmentDriftError(ValueError):
+class SegmentDriftError(DriftCheckError):
     """A segment check that cannot run (too many segments, a missing segment column ...)."""
+
+
+def _as_text(series: pd.Series) -> pd.Series:
+    """Segment values as text, the same in every batch: a whole float is written as an int.
+
+    A Parquet integer column comes back as float64 in a file that has a null, so ``3`` and
+    ``3.0`` must name one segment.
+    """
+    if pd.api.types.is_float_dtype(series.dtype):
+        values = series.to_numpy(dtype=float, na_value=np.nan)
+        whole = np.isfinite(values) & (values == np.round(values))
+        text = series.astype("string")
+        text[whole] = pd.Series(values[whole].astype(np.int64), index=series.index[whole]).astype(
+            "string"
+        )
+        return text.fillna(MISSING_SEGMENT).astype(str)
+    return series.astype("string").fillna(MISSING_SEGMENT).astype(str)
 
 
 def segment_labels(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
     """Each row's segment as text: ``region=north`` or ``region=north, channel=web``.
+
+    Each part is :func:`retrainer.monitoring.performance.segment_key`'s ``column=value``; a
+    missing value is ``<missing>`` (as in the gate's segment checks).
 
     Raises:
         SegmentDriftError: A segment column is missing from the frame.
@@ -45,10 +67,7 @@ def segment_labels(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
     absent = [c for c in columns if c not in frame.columns]
     if absent:
         raise SegmentDriftError(f"segment column(s) {absent} are missing from the data")
-    parts = [
-        f"{column}=" + frame[column].astype("string").fillna(MISSING).astype(str)
-        for column in columns
-    ]
+    parts = [f"{column}=" + _as_text(frame[column]) for column in columns]
     labels = parts[0]
     for part in parts[1:]:
         labels = labels + ", " + part
@@ -153,8 +172,6 @@ def check_shard(
     Returns:
         One result per segment, in ``segments`` order.
     """
-    from retrainer.drift.check import day_scores
-
     wanted = set(segments)
     kept: dict[str, list[pd.DataFrame]] = {s: [] for s in segments}
     for batch in reference:
@@ -165,7 +182,10 @@ def check_shard(
     for label, parts in kept.items():
         if n_reference[label] >= min_rows:
             frame = pd.concat(parts, ignore_index=True)
-            streams[label] = make_detector().fit(frame).stream()
+            try:
+                streams[label] = make_detector().fit(frame).stream()
+            except ValueError as exc:
+                raise SegmentDriftError(f"segment {label}: {exc}") from exc
         kept[label] = []  # the baseline rows are in the profile now
     n_current = dict.fromkeys(segments, 0)
     for batch in current:

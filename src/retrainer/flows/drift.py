@@ -15,7 +15,7 @@ from retrainer.drift.check import DriftCheck, DriftCheckError, parse_baseline_op
 from retrainer.drift.segments import SegmentSummary
 from retrainer.monitoring.scoring import parse_version_option
 from retrainer.project import Project
-from retrainer.tasks.compute import runner_label, task_runner
+from retrainer.tasks.compute import ComputeSetupError, runner_label, task_runner
 from retrainer.tasks.drift import (
     drift_window,
     load_baseline,
@@ -73,14 +73,15 @@ def check_drift(
     """
     version = parse_version_option(version)
     project = load_project(config)
+    runner = _segment_runner(project)  # before any work: a runner that cannot be built fails
     configure_tracking(project)
     span = drift_window(project, current, days, as_of)
     screen = screen_reads(project, span.start, span.end, verb="checked")
     option = parse_baseline_option(baseline, project.config.drift)
     reference = load_baseline(project, option, span, version)
     check = run_drift_check(project, reference, span, screen)
-    if project.config.drift.segments.columns:
-        check.segments = _within_segments(project, check, screen.read)
+    if runner is not None:
+        check.segments = _within_segments(project, check, screen.read, runner)
     html_path, json_path = write_drift_report(project, check, html)
     run_id = log_drift_run(project, check, html_path, json_path)
     publish_drift_report(project, check, html_path)
@@ -148,15 +149,31 @@ def check_segment_drift(
     return summary
 
 
-def _within_segments(project: Project, check: DriftCheck, days: list[date]) -> SegmentSummary:
-    """The segment check of a window, as a subflow on the configured task runner."""
+def _segment_runner(project: Project) -> Any:
+    """The task runner of the segment check (None without ``drift.segments.columns``).
+
+    Raises:
+        DriftCheckError: The runner cannot be built here (prefect-dask missing).
+    """
+    if not project.config.drift.segments.columns:
+        return None
+    try:
+        return task_runner(project.config.compute)
+    except ComputeSetupError as exc:
+        raise DriftCheckError(str(exc)) from None
+
+
+def _within_segments(
+    project: Project, check: DriftCheck, days: list[date], runner: Any
+) -> SegmentSummary:
+    """The segment check of a window, as a subflow on ``runner``."""
     start, end = check.baseline.get("start"), check.baseline.get("end")
     if not start or not end:
         raise DriftCheckError(
             "drift.segments needs the baseline's days, and this baseline has none (a version "
             "trained before baselines recorded their window): retrain, or use a window baseline"
         )
-    segment_flow = check_segment_drift.with_options(task_runner=task_runner(project.config.compute))
+    segment_flow = check_segment_drift.with_options(task_runner=runner)
     return segment_flow(
         config=str(project.config_path), baseline_start=str(start), baseline_end=str(end), days=days
     )

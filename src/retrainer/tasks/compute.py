@@ -13,11 +13,21 @@ def _local(runner: LocalRunner) -> Any:
     from prefect.task_runners import ThreadPoolTaskRunner
 
     # Prefect's own default is unbounded: every shard at once, each with its own buffers
-    return ThreadPoolTaskRunner(max_workers=runner.max_workers or os.cpu_count() or 1)
+    return ThreadPoolTaskRunner(max_workers=runner.max_workers or len(os.sched_getaffinity(0)))
+
+
+class ComputeSetupError(RuntimeError):
+    """The configured task runner cannot be built here (its package is missing)."""
 
 
 def _dask(runner: DaskRunner) -> Any:
-    from prefect_dask import DaskTaskRunner
+    try:
+        from prefect_dask import DaskTaskRunner
+    except ImportError:
+        raise ComputeSetupError(
+            "compute.task_runner kind: dask needs prefect-dask, which is not installed here: "
+            "pip install 'retrainer[dask]'"
+        ) from None
 
     if runner.address:
         return DaskTaskRunner(address=runner.address)
@@ -42,6 +52,9 @@ def task_runner(section: ComputeSection) -> Any:
     """A new task runner for ``section.task_runner``.
 
     One per flow run: a LocalCluster lives as long as the flow run that started it.
+
+    Raises:
+        ComputeSetupError: ``kind: dask`` without prefect-dask installed.
     """
     return _RUNNERS[section.task_runner.kind](section.task_runner)
 

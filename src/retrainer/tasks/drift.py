@@ -207,27 +207,20 @@ class _DayReader:
     scored: int = 0
 
     def __call__(self, days: list[date]) -> Iterator[tuple[date, pd.DataFrame]]:
-        cfg = self.project.config
         catalog = DataCatalog.for_project(self.project)
         columns = _feature_read_columns(self.project)
         for day in days:
             frame = _read_day(catalog, columns, day)
             if self.model is not None and len(frame):
-                with_scores = with_predictions(
-                    frame,
-                    _logged_predictions(catalog, day, self.version),
-                    self.model,
-                    id_column=cfg.columns.id,
-                    feature_columns=cfg.columns.features,
-                    task=cfg.model.task,
-                )
-                frame = with_scores.frame
-                self.logged += with_scores.logged
-                self.scored += with_scores.scored
+                frame = self._scored(frame, _logged_predictions(catalog, day, self.version))
             yield day, frame
 
     def batches(self, days: list[date]) -> Iterator[tuple[date, Iterator[pd.DataFrame]]]:
-        """The days of a window, each as a stream of chunks (``compute.batch_rows`` rows)."""
+        """The days of a window, each as a stream of chunks (``compute.batch_rows`` rows).
+
+        The checked version's logged predictions of a day (two columns) are read once for
+        the day; its feature rows one chunk at a time.
+        """
         catalog = DataCatalog.for_project(self.project)
         columns = _feature_read_columns(self.project)
         for day in days:
@@ -236,22 +229,27 @@ class _DayReader:
     def _day_batches(
         self, catalog: DataCatalog, columns: list[str], day: date
     ) -> Iterator[pd.DataFrame]:
+        batch_rows = self.project.config.compute.batch_rows
+        logged = None
+        if self.model is not None:
+            logged = _logged_predictions(catalog, day, self.version)
+        for batch in _stream_day(catalog, columns, day, batch_rows):
+            yield self._scored(batch, logged) if self.model is not None and len(batch) else batch
+
+    def _scored(self, frame: pd.DataFrame, logged: pd.DataFrame | None) -> pd.DataFrame:
+        """``frame`` with the version's predictions: logged ones, else scored now."""
         cfg = self.project.config
-        logged = _logged_predictions(catalog, day, self.version) if self.model else None
-        for batch in _stream_day(catalog, columns, day, cfg.compute.batch_rows):
-            if self.model is not None and len(batch):
-                with_scores = with_predictions(
-                    batch,
-                    logged,
-                    self.model,
-                    id_column=cfg.columns.id,
-                    feature_columns=cfg.columns.features,
-                    task=cfg.model.task,
-                )
-                batch = with_scores.frame
-                self.logged += with_scores.logged
-                self.scored += with_scores.scored
-            yield batch
+        with_scores = with_predictions(
+            frame,
+            logged,
+            self.model,
+            id_column=cfg.columns.id,
+            feature_columns=cfg.columns.features,
+            task=cfg.model.task,
+        )
+        self.logged += with_scores.logged
+        self.scored += with_scores.scored
+        return with_scores.frame
 
     def note(self, span: str) -> str | None:
         """Where the checked predictions of a span came from."""
