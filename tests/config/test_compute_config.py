@@ -59,3 +59,23 @@ def test_an_unknown_runner_kind_is_refused_naming_the_choices():
     text = " ".join(info.value.lines())
     assert "compute.task_runner" in text
     assert "'local', 'dask'" in text
+
+
+def test_a_local_clusters_workers_get_this_processes_prefect_api(monkeypatch, prefect_api):
+    import os
+
+    from retrainer.tasks.compute import this_api_url, workers_on_this_api
+
+    # given a process whose Prefect API comes from its settings, not its environment (the
+    # embedded default, a test harness): a LocalCluster's workers would start servers of their own
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    dask = parse_config(_with(compute={"task_runner": {"kind": "dask"}})).compute
+    remote = parse_config(_with(compute={"task_runner": {"kind": "dask", "address": "tcp://x:1"}}))
+
+    # when a LocalCluster starts inside the block, then its environment names this API
+    with workers_on_this_api(dask):
+        assert os.environ["PREFECT_API_URL"] == this_api_url() == prefect_api
+    assert "PREFECT_API_URL" not in os.environ
+    # and a remote cluster's workers keep their own
+    with workers_on_this_api(remote.compute):
+        assert "PREFECT_API_URL" not in os.environ

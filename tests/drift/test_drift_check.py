@@ -315,3 +315,35 @@ def test_missing_share_does_not_flag_the_model_scores():
     score = report.column(PREDICTION_SCORE).metrics["missing_share"]
     assert score.value == 0.0
     assert score.drifted is False
+
+
+def test_a_day_that_arrives_in_chunks_gives_the_report_of_the_whole_day():
+    # given a week of the sudden stream, each day once whole and once in chunks of 300 rows
+    sim = _stream("sudden")
+    reference = sim.features.iloc[: BASELINE_DAYS * ROWS_PER_DAY]
+    detector = DriftDetector.from_profile(
+        DriftDetector(NUMERIC, CATEGORICAL).fit(reference).profile_
+    )
+    start = sim.schedule.start
+    indices = range(55, 62)  # the drift starts on day 60
+    whole = [(start + timedelta(days=i), _day(sim, i)) for i in indices]
+    def chunks(frame: pd.DataFrame):
+        return (frame.iloc[k : k + 300] for k in range(0, len(frame), 300))
+
+    chunked = [(day, chunks(frame)) for day, frame in whole]
+
+    # when both are checked
+    report_whole, daily_whole = check_window(detector, whole)
+    report_chunked, daily_chunked = check_window(detector, chunked)
+
+    # then the window and every day read the same, metric for metric
+    assert report_chunked.drifted_columns == report_whole.drifted_columns
+    for one, two in zip(report_whole.columns, report_chunked.columns, strict=True):
+        for name, metric in one.metrics.items():
+            assert two.metrics[name].value == pytest.approx(metric.value, rel=1e-9, nan_ok=True)
+    assert [d.n_rows for d in daily_chunked] == [d.n_rows for d in daily_whole]
+    for one, two in zip(daily_whole, daily_chunked, strict=True):
+        assert (one.day, one.drifted) == (two.day, two.drifted)
+        assert one.drifted_columns == two.drifted_columns
+        for column, score in one.scores.items():
+            assert two.scores[column].value == pytest.approx(score.value, rel=1e-9, nan_ok=True)

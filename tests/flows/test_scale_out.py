@@ -53,12 +53,14 @@ def _variant(path: Path, name: str, **sections) -> str:
     return str(out)
 
 
-def _flow_run_logs(prefect_api: str, name: str) -> list[str]:
-    """The log messages of the newest flow run called ``name``."""
+def _newest_run(prefect_api: str, name: str) -> tuple[list[str], list[str]]:
+    """The log messages and the completed task runs' names of the newest flow run ``name``."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
         FlowFilter,
         FlowFilterName,
+        FlowRunFilter,
+        FlowRunFilterId,
         LogFilter,
         LogFilterFlowRunId,
     )
@@ -71,7 +73,10 @@ def _flow_run_logs(prefect_api: str, name: str) -> list[str]:
             limit=1,
         )
         logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])))
-    return [log.message for log in logs]
+        tasks = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id]))
+        )
+    return [log.message for log in logs], [t.name for t in tasks if t.state.is_completed()]
 
 
 def test_drift_within_segments_finds_the_one_region_whose_incomes_dropped(trained):
@@ -134,8 +139,11 @@ def test_segment_shards_on_a_dask_cluster_give_the_threads_answer(trained, prefe
     on_income = [s["segment"] for s in there["drifted_segments"] if "income" in s["columns"]]
     assert len(on_income) >= 2
     assert all(s.startswith("region=south") for s in on_income)
-    logs = " ".join(_flow_run_logs(prefect_api, "check-segment-drift"))
-    assert "Dask" in logs or "dask" in logs, logs[:2000]
+    # and the workers reported their task runs to this run's API (not to servers of their own)
+    logs, tasks = _newest_run(prefect_api, "check-segment-drift")
+    assert "dask" in " ".join(logs).lower(), logs[:20]
+    shards = [t for t in tasks if t.startswith("segment-drift-shard")]
+    assert len(shards) == there["shards"], tasks
 
 
 def test_backtest_window_groups_on_a_dask_cluster_replay_as_they_do_here(trained):

@@ -169,3 +169,24 @@ def log_warnings_to_stderr(logger_name: str) -> None:
     logger = logging.getLogger(logger_name)
     logger.addHandler(handler)
     logger.setLevel(logging.WARNING)
+
+
+@contextmanager
+def console_logs_to(path: Path) -> Iterator[Path]:
+    """Send the log handlers that write to stderr (Prefect's console among them) to ``path``.
+
+    For a command whose story is on stdout and stderr (progress bars) while a flow run it
+    starts logs behind it; restored afterwards.
+    """
+    from retrainer.progress import _log_handlers_on, _set_stream
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as log:
+        moved = _log_handlers_on(sys.stderr)
+        for handler in moved:
+            _set_stream(handler, log)
+        try:
+            yield path
+        finally:
+            for handler in moved:
+                _set_stream(handler, sys.stderr)

@@ -215,7 +215,8 @@ def backtest(
     except (BacktestDataError, DataReadError, StorageError) as exc:
         fail_usage(str(exc), as_json=as_json)
     specs = _specs(project, policies, sweep, history.truth is not None, as_json)
-    with progress_bars(enabled=not as_json) as shown:
+    log_path = project.state_dir / "logs" / "backtest.log"
+    with _flow_logs(runner, log_path), progress_bars(enabled=not as_json) as shown:
         bar = _Bar(shown)
         try:
             result = run_backtest(
@@ -237,6 +238,8 @@ def backtest(
         document["recommendation"]["snippet"] = snippet
     document["waste"] = waste_lines(result)
     document["notes"] = _notes(project)
+    if runner is not None:
+        document["flow_log"] = str(log_path)
     json_path = Path(folder) / "backtest.json"
     json_path.write_text(json.dumps(document, indent=2, default=str))
     page = render_html(result, history.truth, snippet)
@@ -278,6 +281,15 @@ def _runner(project: Any, as_json: bool) -> Any:
     return group_runner(project.config.compute)
 
 
+def _flow_logs(runner: Any, path: Path) -> Any:
+    """Where the Dask flow run's own logs go: a file (none on this machine's processes)."""
+    from contextlib import nullcontext
+
+    from retrainer.cli._common import console_logs_to
+
+    return nullcontext() if runner is None else console_logs_to(path)
+
+
 def _notes(project: Any) -> list[str]:
     """What the replay does not do the way the live loop does."""
     segments = project.config.drift.segments.columns
@@ -295,7 +307,8 @@ def _story(console: Any, result: Any, snippet: str | None, document: dict[str, A
     console.print(
         f"replayed {result.start} .. {result.end} ({days} days) through {len(result.rows)} "
         f"policies in {result.seconds:.1f} s: {result.fits_text()}"
-        + ("" if result.ran_on == "local" else f"; window groups on {result.ran_on}"),
+        + ("" if result.ran_on == "local" else f"; window groups on {result.ran_on}")
+        + (f" (its flow run's log: {document['flow_log']})" if document.get("flow_log") else ""),
         markup=False,
     )
     if result.excluded:

@@ -43,6 +43,20 @@ def logged_prediction_columns(logged: pd.DataFrame, task: str) -> pd.DataFrame:
     return out
 
 
+def prediction_lookup(
+    logged: pd.DataFrame | None, id_column: str, task: str
+) -> pd.DataFrame | None:
+    """A day's logged predictions as prediction columns indexed by row id (the last per id).
+
+    Built once per day and passed to :func:`with_predictions` for each chunk of the day, so
+    the lookup (and its index's hash table) is not rebuilt per chunk.
+    """
+    if logged is None or not len(logged):
+        return None
+    lookup = logged_prediction_columns(logged, task).set_axis(logged[id_column].to_numpy())
+    return lookup[~lookup.index.duplicated(keep="last")]
+
+
 def with_predictions(
     features: pd.DataFrame,
     logged: pd.DataFrame | None,
@@ -51,6 +65,7 @@ def with_predictions(
     id_column: str,
     feature_columns: Sequence[str],
     task: str,
+    lookup: pd.DataFrame | None = None,
 ) -> ScoredFrame:
     """Add the prediction columns to one day's feature rows.
 
@@ -61,6 +76,7 @@ def with_predictions(
         id_column: The row id column.
         feature_columns: The columns the model reads.
         task: ``binary``, ``multiclass`` or ``regression``.
+        lookup: :func:`prediction_lookup` of ``logged``, when the caller built it already.
 
     Returns:
         The frame (``features`` plus the prediction columns, on its index) and how many
@@ -68,9 +84,9 @@ def with_predictions(
     """
     have = pd.Series(False, index=features.index)
     predicted = pd.DataFrame(index=features.index)
-    if logged is not None and len(logged) and id_column in features.columns:
-        lookup = logged_prediction_columns(logged, task).set_axis(logged[id_column].to_numpy())
-        lookup = lookup[~lookup.index.duplicated(keep="last")]
+    if lookup is None:
+        lookup = prediction_lookup(logged, id_column, task)
+    if lookup is not None and id_column in features.columns:
         ids = features[id_column]
         have = ids.isin(lookup.index)
         for column in lookup.columns:

@@ -8,6 +8,7 @@ Prefect's ``DaskTaskRunner``.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from datetime import date
 
@@ -19,7 +20,7 @@ from retrainer.backtest.policies import PolicySpec
 from retrainer.config import RetrainerConfig
 from retrainer.config.compute import ComputeSection
 from retrainer.tasks.backtest import replay_window_group
-from retrainer.tasks.compute import runner_label, task_runner
+from retrainer.tasks.compute import runner_label, task_runner, workers_on_this_api
 
 
 class FlowGroupRunner:
@@ -49,7 +50,13 @@ class FlowGroupRunner:
             ]
             return [future.result() for future in futures]
 
-        yield from backtest_groups()
+        with warnings.catch_warnings():
+            # the history goes to each group's task on purpose (one pickle per group): Dask's
+            # "Sending large graph" advice is about data it could load itself
+            warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)
+            with workers_on_this_api(self.compute):
+                results = backtest_groups()
+        yield from results
 
 
 def group_runner(compute: ComputeSection) -> FlowGroupRunner | None:

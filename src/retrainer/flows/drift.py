@@ -15,7 +15,12 @@ from retrainer.drift.check import DriftCheck, DriftCheckError, parse_baseline_op
 from retrainer.drift.segments import SegmentSummary
 from retrainer.monitoring.scoring import parse_version_option
 from retrainer.project import Project
-from retrainer.tasks.compute import ComputeSetupError, runner_label, task_runner
+from retrainer.tasks.compute import (
+    ComputeSetupError,
+    runner_label,
+    task_runner,
+    workers_on_this_api,
+)
 from retrainer.tasks.drift import (
     drift_window,
     load_baseline,
@@ -174,6 +179,10 @@ def _within_segments(
             "trained before baselines recorded their window): retrain, or use a window baseline"
         )
     segment_flow = check_segment_drift.with_options(task_runner=runner)
-    return segment_flow(
-        config=str(project.config_path), baseline_start=str(start), baseline_end=str(end), days=days
-    )
+    with workers_on_this_api(project.config.compute):
+        return segment_flow(
+            config=str(project.config_path),
+            baseline_start=str(start),
+            baseline_end=str(end),
+            days=days,
+        )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from retrainer.config.compute import ComputeSection, DaskRunner, LocalRunner
@@ -66,3 +67,41 @@ def runner_label(section: ComputeSection) -> str:
         where = runner.address or f"LocalCluster, {runner.n_workers} workers"
         return f"dask ({where})"
     return "local (threads)"
+
+
+def this_api_url() -> str:
+    """The Prefect API this process talks to: ``PREFECT_API_URL``, else the ephemeral server.
+
+    The ephemeral server (the embedded default) is started if it is not running yet, as
+    Prefect's own client does.
+    """
+    from prefect.settings import PREFECT_API_URL
+
+    url = PREFECT_API_URL.value()
+    if url:
+        return str(url)
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()
+    server.start()
+    return server.api_url
+
+
+@contextmanager
+def workers_on_this_api(section: ComputeSection) -> Iterator[None]:
+    """Give a LocalCluster's worker processes this process's Prefect API.
+
+    They inherit the environment when the cluster starts; without ``PREFECT_API_URL`` there
+    (the embedded default, or a test harness's settings), each worker would start a
+    temporary server of its own and report its task runs there. A remote cluster's workers
+    (``address``) take theirs from their own environment.
+    """
+    runner = section.task_runner
+    if not isinstance(runner, DaskRunner) or runner.address or os.environ.get("PREFECT_API_URL"):
+        yield
+        return
+    os.environ["PREFECT_API_URL"] = this_api_url()
+    try:
+        yield
+    finally:
+        os.environ.pop("PREFECT_API_URL", None)

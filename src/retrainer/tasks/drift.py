@@ -34,7 +34,7 @@ from retrainer.drift.baseline import (
 )
 from retrainer.drift.check import DriftCheck, DriftCheckError, check_window, drift_metrics
 from retrainer.drift.html import render_html, render_markdown
-from retrainer.drift.scores import split_predictions, with_predictions
+from retrainer.drift.scores import prediction_lookup, split_predictions, with_predictions
 from retrainer.monitoring.predictions import SCORE_COLUMN
 from retrainer.monitoring.scoring import select_version
 from retrainer.monitoring.screen import ReadScreen
@@ -229,14 +229,19 @@ class _DayReader:
     def _day_batches(
         self, catalog: DataCatalog, columns: list[str], day: date
     ) -> Iterator[pd.DataFrame]:
-        batch_rows = self.project.config.compute.batch_rows
-        logged = None
+        cfg = self.project.config
+        lookup = None
         if self.model is not None:
             logged = _logged_predictions(catalog, day, self.version)
-        for batch in _stream_day(catalog, columns, day, batch_rows):
-            yield self._scored(batch, logged) if self.model is not None and len(batch) else batch
+            lookup = prediction_lookup(logged, cfg.columns.id, cfg.model.task)
+        for batch in _stream_day(catalog, columns, day, cfg.compute.batch_rows):
+            if self.model is not None and len(batch):
+                batch = self._scored(batch, None, lookup)
+            yield batch
 
-    def _scored(self, frame: pd.DataFrame, logged: pd.DataFrame | None) -> pd.DataFrame:
+    def _scored(
+        self, frame: pd.DataFrame, logged: pd.DataFrame | None, lookup: pd.DataFrame | None = None
+    ) -> pd.DataFrame:
         """``frame`` with the version's predictions: logged ones, else scored now."""
         cfg = self.project.config
         with_scores = with_predictions(
@@ -246,6 +251,7 @@ class _DayReader:
             id_column=cfg.columns.id,
             feature_columns=cfg.columns.features,
             task=cfg.model.task,
+            lookup=lookup,
         )
         self.logged += with_scores.logged
         self.scored += with_scores.scored
