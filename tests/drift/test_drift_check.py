@@ -327,6 +327,7 @@ def test_a_day_that_arrives_in_chunks_gives_the_report_of_the_whole_day():
     start = sim.schedule.start
     indices = range(55, 62)  # the drift starts on day 60
     whole = [(start + timedelta(days=i), _day(sim, i)) for i in indices]
+
     def chunks(frame: pd.DataFrame):
         return (frame.iloc[k : k + 300] for k in range(0, len(frame), 300))
 
