@@ -154,15 +154,19 @@ def figure(timeline: Timeline) -> Any:
     )
     drift.set_ylabel("drifted columns\n(share)")
     _shares(share, frame, x)
+    stacked: dict[str, int] = {}  # labels already on a day: the next one goes left of them
     for moment in [m for m in timeline.moments if m.kind in MARKS]:
         colour, label = MARKS[moment.kind]
         for ax in axes:
             ax.axvline(pd.Timestamp(moment.day), color=colour, lw=1, alpha=0.6, ls="--")
         version = moment.text.split()[0] if moment.text.startswith("v") else ""
+        offset = stacked.get(moment.day, 0)
+        stacked[moment.day] = offset + 1
         metric.annotate(
             f"{version} {label}".strip(), (pd.Timestamp(moment.day), 0.02),
-            xycoords=("data", "axes fraction"), rotation=90, fontsize=8, va="bottom",
-            ha="right", color=colour,
+            xycoords=("data", "axes fraction"), xytext=(-9 * offset, 0),
+            textcoords="offset points", rotation=90, fontsize=8, va="bottom", ha="right",
+            color=colour,
         )  # fmt: skip
     for ax in axes:
         ax.grid(alpha=0.3)
