@@ -270,15 +270,14 @@ def _runner(project: Any, as_json: bool) -> Any:
     Checked before any work: without prefect-dask the command fails naming the package.
     """
     if project.config.compute.task_runner.kind == "local":
-        return None
+        return None  # no Prefect import for the default
     from retrainer.flows.backtest import group_runner
-    from retrainer.tasks.compute import ComputeSetupError, task_runner
+    from retrainer.tasks.compute import ComputeSetupError
 
     try:
-        task_runner(project.config.compute)
+        return group_runner(project.config.compute)
     except ComputeSetupError as exc:
         fail_usage(str(exc), as_json=as_json)
-    return group_runner(project.config.compute)
 
 
 def _flow_logs(runner: Any, path: Path) -> Any:

@@ -24,11 +24,16 @@ from retrainer.tasks.compute import runner_label, task_runner, workers_on_this_a
 
 
 class FlowGroupRunner:
-    """A :data:`retrainer.backtest.run.GroupRunner` that replays the groups in a flow run."""
+    """A :data:`retrainer.backtest.run.GroupRunner` that replays the groups in a flow run.
+
+    Raises:
+        ComputeSetupError: The task runner cannot be built here (prefect-dask missing).
+    """
 
     def __init__(self, compute: ComputeSection):
         self.compute = compute
         self.label = runner_label(compute)
+        self.task_runner = task_runner(compute)  # built now: a missing package fails first
 
     def __call__(
         self,
@@ -42,7 +47,7 @@ class FlowGroupRunner:
 
         # The history travels to the tasks as an argument (pickled to the workers), not as a
         # flow parameter: flow parameters are stored on the server as JSON.
-        @flow(name="backtest-groups", task_runner=task_runner(self.compute), log_prints=True)
+        @flow(name="backtest-groups", task_runner=self.task_runner, log_prints=True)
         def backtest_groups() -> list[GroupResult]:
             futures = [
                 replay_window_group.submit(config, history, group, days, initial_day)
@@ -60,5 +65,9 @@ class FlowGroupRunner:
 
 
 def group_runner(compute: ComputeSection) -> FlowGroupRunner | None:
-    """The runner of ``compute`` for the backtest; None: replay on this machine."""
+    """The runner of ``compute`` for the backtest; None: replay on this machine.
+
+    Raises:
+        ComputeSetupError: ``kind: dask`` without prefect-dask installed.
+    """
     return FlowGroupRunner(compute) if compute.task_runner.kind == "dask" else None
